@@ -1,0 +1,122 @@
+//! Rust client for the [Omni](https://omni.co) REST API: start schema refreshes, queries and
+//! AI jobs, and read their status.
+//!
+//! Why this crate instead of hand-rolled `reqwest` calls: the client is generated from the
+//! vendored OpenAPI document (`specs/omni.yaml`), so every documented field is typed; and
+//! the fixes real Omni servers need are already in — `job_ids` goes on the wire as the JSON
+//! array Omni expects, unknown status values are kept instead of failing deserialisation,
+//! and every error response (even an empty 429 or an HTML 502) keeps its status,
+//! `Retry-After` and message ([`ErrorExt`]). To wait for a job to finish, use the
+//! `poll-helpers` crate on top of this one.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use omni_sdk::{Client, ErrorExt};
+//!
+//! // OMNI_API_TOKEN, and OMNI_BASE_URL or OMNI_INSTANCE, from the environment.
+//! let client = Client::from_env()?;
+//! let job_id: uuid::Uuid = "4e6953a9-a71b-4c0b-8b63-a9ea308f6aaf".parse()?;
+//! match client.get_job_status().job_id(job_id).send().await {
+//!     Ok(status) => println!("{:?}", status.status),
+//!     Err(e) => eprintln!("HTTP {:?}: {}", e.http_status(), e.message()),
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Operations (each `client.<name>().<param>(..).send().await`):
+//! - [`Client::get_job_status`]: `GET /v1/jobs/{jobId}/status` (schema refresh jobs)
+//! - [`Client::get_ai_job`]: `GET /v1/ai/jobs/{jobId}`
+//! - [`Client::wait_for_query`]: `GET /v1/query/wait` (long poll for query results)
+
+#[allow(
+    missing_docs,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    rustdoc::bare_urls,
+    rustdoc::broken_intra_doc_links,
+    rustdoc::invalid_html_tags
+)]
+mod generated;
+mod runtime;
+
+pub use generated::*;
+pub use runtime::{ClientBuilder, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, ErrorExt};
+
+/// How this SDK reads its configuration.
+const API: runtime::ApiInfo = runtime::ApiInfo {
+    token_var: "OMNI_API_TOKEN",
+    token_required: true,
+    base_url_var: "OMNI_BASE_URL",
+    instance: Some(("OMNI_INSTANCE", INSTANCE_URL)),
+};
+
+/// The base URL an instance name expands into (Omni's production servers).
+pub const INSTANCE_URL: &str = "https://{instance}.omniapp.co/api";
+
+impl Client {
+    /// Starts configuring a client; nothing is read from the environment.
+    ///
+    /// ```
+    /// use omni_sdk::ClientInfo; // for baseurl()
+    /// let client = omni_sdk::Client::builder()
+    ///     .instance("blobsrus")
+    ///     .bearer_token("not-a-real-token")
+    ///     .build()?;
+    /// assert_eq!(client.baseurl(), "https://blobsrus.omniapp.co/api");
+    /// # Ok::<(), omni_sdk::ConfigError>(())
+    /// ```
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// Builds a client from `OMNI_API_TOKEN` and `OMNI_BASE_URL`, or else `OMNI_INSTANCE`
+    /// (which expands to `https://{instance}.omniapp.co/api`). `OMNI_BASE_URL` wins when
+    /// both are set.
+    ///
+    /// ```no_run
+    /// let client = omni_sdk::Client::from_env()?;
+    /// # Ok::<(), omni_sdk::ConfigError>(())
+    /// ```
+    pub fn from_env() -> Result<Client, ConfigError> {
+        ClientBuilder::default().from_env()
+    }
+}
+
+impl ClientBuilder {
+    /// Targets an Omni instance by name: `https://{instance}.omniapp.co/api`. A
+    /// [`base_url`](Self::base_url) takes precedence.
+    ///
+    /// ```
+    /// let builder = omni_sdk::Client::builder().instance("blobsrus");
+    /// ```
+    pub fn instance(mut self, instance: impl Into<String>) -> Self {
+        self.instance = Some((instance.into(), "ClientBuilder::instance"));
+        self
+    }
+
+    /// Fills the settings not given yet from `OMNI_API_TOKEN`, `OMNI_BASE_URL` and
+    /// `OMNI_INSTANCE`, then builds the client.
+    ///
+    /// ```no_run
+    /// // Token from the environment, base URL from the code.
+    /// let client = omni_sdk::Client::builder().base_url("http://127.0.0.1:8080/api").from_env()?;
+    /// # Ok::<(), omni_sdk::ConfigError>(())
+    /// ```
+    pub fn from_env(self) -> Result<Client, ConfigError> {
+        self.with_env(&API)?.build()
+    }
+
+    /// Validates the settings and builds the client. Fails with a [`ConfigError`] naming
+    /// the setting at fault; never panics.
+    ///
+    /// ```
+    /// let err = omni_sdk::Client::builder().bearer_token("t").build().unwrap_err();
+    /// assert!(err.to_string().contains("OMNI_BASE_URL"));
+    /// ```
+    pub fn build(self) -> Result<Client, ConfigError> {
+        self.build_for(&API)
+    }
+}

@@ -1,0 +1,235 @@
+//! Generic fixes applied to every spec after 3.1 → 3.0 lowering, so that the generated
+//! client copes with real servers. Each is listed in `specs/README.md`.
+//!
+//! - [`unify_error_responses`]: every 4xx/5xx response (declared or not) decodes into one
+//!   permissive `ApiError` schema. Progenitor asserts one error type per operation and drops
+//!   the body of errors declared without content; real servers send `{error, message}`,
+//!   `{detail, status}`, FastAPI validation lists, HTML and empty bodies.
+//! - [`tolerate_unknown_fields`]: `additionalProperties: false` is dropped, because a server
+//!   adding a field must not break deployed clients (typify would emit
+//!   `deny_unknown_fields`).
+//! - [`json_query_params`]: query parameters marked `x-sdk-query-encoding: json` (set by an
+//!   overlay) are collected so that the runtime hook can send them as one JSON value.
+
+use serde_json::{Map, Value, json};
+
+/// Name of the permissive error schema added to `components.schemas`.
+pub const ERROR_SCHEMA: &str = "ApiError";
+
+const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+
+fn operations_mut(doc: &mut Value) -> impl Iterator<Item = &mut Map<String, Value>> {
+    doc.get_mut("paths")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| {
+            item.iter_mut()
+                .filter(|(k, _)| METHODS.contains(&k.as_str()))
+                .filter_map(|(_, op)| op.as_object_mut())
+        })
+}
+
+fn is_error_status(code: &str) -> bool {
+    matches!(code.as_bytes().first(), Some(b'4' | b'5'))
+}
+
+/// Replaces every 4xx/5xx response and `default` by two catch-alls, `4XX` and `5XX`, both
+/// decoding into one permissive error schema, so that undeclared error statuses decode too
+/// and `default` is not taken for a second success type. The declared descriptions are
+/// kept, joined, in the catch-alls.
+pub fn unify_error_responses(doc: &mut Value) {
+    let components_responses = doc
+        .pointer("/components/responses")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let error_ref = json!({ "$ref": format!("#/components/schemas/{ERROR_SCHEMA}") });
+    let error_content = json!({ "application/json": { "schema": error_ref } });
+
+    for op in operations_mut(doc) {
+        let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        let default_description = responses
+            .remove("default")
+            .and_then(|d| d.get("description").and_then(Value::as_str).map(str::to_owned));
+        // Collapse every 4xx/5xx into `4XX`/`5XX`: they all decode into the same type, and
+        // progenitor matches ranges before codes (the codes would be unreachable arms).
+        let mut described: [Vec<String>; 2] = [Vec::new(), Vec::new()];
+        let codes: Vec<String> = responses.keys().filter(|c| is_error_status(c)).cloned().collect();
+        for code in codes {
+            let Some(response) = responses.remove(&code) else { continue };
+            // Resolve a `$ref` to components.responses so the description survives.
+            let resolved = match response.get("$ref").and_then(Value::as_str) {
+                Some(r) => r
+                    .strip_prefix("#/components/responses/")
+                    .and_then(|name| components_responses.get(name))
+                    .cloned()
+                    .unwrap_or_else(|| json!({})),
+                None => response,
+            };
+            let description = resolved
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .trim()
+                .to_owned();
+            let slot = usize::from(code.starts_with('5'));
+            described[slot].push(format!("{code}: {description}"));
+        }
+        for (slot, range) in ["4XX", "5XX"].into_iter().enumerate() {
+            let description = if described[slot].is_empty() {
+                default_description
+                    .clone()
+                    .unwrap_or_else(|| format!("Any {range} error"))
+            } else {
+                described[slot].join("\n\n")
+            };
+            responses.insert(
+                range.into(),
+                json!({ "description": description, "content": error_content }),
+            );
+        }
+    }
+
+    let schema = json!({
+        "type": "object",
+        "description": "An error body as servers actually send it. Every field is optional and \
+            loosely typed: APIs answer `{error, message}`, `{detail, status}`, FastAPI \
+            validation lists in `detail`, or a non-JSON body, which the client wraps as \
+            `{\"message\": <text>}`. Use `ApiError::text()` for the human-readable part.",
+        "properties": {
+            "error": { "description": "Error code or short error text, when the server sends one." },
+            "message": { "description": "Detailed error description, or the raw body of a non-JSON error response." },
+            "detail": { "description": "Error detail: a string, or (FastAPI) a list of validation errors." },
+            "status": { "description": "The HTTP status as the server repeated it in the body." }
+        }
+    });
+    if let Some(root) = doc.as_object_mut() {
+        let components = root
+            .entry("components")
+            .or_insert_with(|| json!({}))
+            .as_object_mut();
+        if let Some(components) = components {
+            let schemas = components.entry("schemas").or_insert_with(|| json!({}));
+            if let Some(schemas) = schemas.as_object_mut() {
+                schemas.insert(ERROR_SCHEMA.into(), schema);
+            }
+        }
+    }
+}
+
+const OPAQUE_KEYS: [&str; 5] = ["example", "examples", "default", "enum", "const"];
+
+/// Removes `additionalProperties: false` everywhere outside example values and vendor
+/// extensions. Returns how many were removed.
+pub fn tolerate_unknown_fields(doc: &mut Value) -> usize {
+    fn walk(v: &mut Value) -> usize {
+        match v {
+            Value::Object(map) => {
+                let mut n = 0;
+                if map.get("additionalProperties") == Some(&Value::Bool(false)) {
+                    map.remove("additionalProperties");
+                    n += 1;
+                }
+                for (k, child) in map.iter_mut() {
+                    if OPAQUE_KEYS.contains(&k.as_str()) || k.starts_with("x-") {
+                        continue;
+                    }
+                    n += walk(child);
+                }
+                n
+            }
+            Value::Array(items) => items.iter_mut().map(walk).sum(),
+            _ => 0,
+        }
+    }
+    walk(doc)
+}
+
+/// Extension that marks a query parameter to be sent as one JSON-encoded value.
+pub const JSON_QUERY_EXTENSION: &str = "x-sdk-query-encoding";
+
+/// Returns `(operationId, parameter name)` for every query parameter marked
+/// `x-sdk-query-encoding: json`, sorted.
+pub fn json_query_params(doc: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let Some(paths) = doc.get("paths").and_then(Value::as_object) else {
+        return out;
+    };
+    for item in paths.values() {
+        for method in METHODS {
+            let Some(op) = item.get(method) else { continue };
+            let op_id = op.get("operationId").and_then(Value::as_str).unwrap_or_default();
+            let params = op.get("parameters").and_then(Value::as_array).into_iter().flatten();
+            for p in params {
+                let marked = p.get(JSON_QUERY_EXTENSION).and_then(Value::as_str) == Some("json");
+                let in_query = p.get("in").and_then(Value::as_str) == Some("query");
+                if let (true, true, Some(name)) =
+                    (marked, in_query, p.get("name").and_then(Value::as_str))
+                {
+                    out.push((op_id.to_owned(), name.to_owned()));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_responses_share_one_schema_and_keep_descriptions() {
+        let mut doc = json!({
+            "paths": {"/a": {"get": {"responses": {
+                "200": {"description": "ok", "content": {"application/json": {"schema": {"type": "string"}}}},
+                "401": {"description": "nope"},
+                "422": {"description": "bad", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/V"}}}},
+                "429": {"$ref": "#/components/responses/TooMany"},
+                "default": {"description": "other"}
+            }}}},
+            "components": {"responses": {"TooMany": {"description": "slow down", "headers": {"Retry-After": {"schema": {"type": "integer"}}}}}}
+        });
+        unify_error_responses(&mut doc);
+        let r = &doc["paths"]["/a"]["get"]["responses"];
+        let want = json!({"$ref": "#/components/schemas/ApiError"});
+        let codes: Vec<&String> = r.as_object().unwrap().keys().collect();
+        assert_eq!(codes, ["200", "4XX", "5XX"]);
+        for code in ["4XX", "5XX"] {
+            assert_eq!(r[code]["content"]["application/json"]["schema"], want, "{code}");
+        }
+        let d4 = r["4XX"]["description"].as_str().unwrap();
+        assert!(d4.contains("401: nope") && d4.contains("429: slow down"), "{d4}");
+        assert_eq!(r["5XX"]["description"], "other");
+        assert_eq!(r["200"]["content"]["application/json"]["schema"]["type"], "string");
+        assert!(doc["components"]["schemas"]["ApiError"]["properties"]["detail"].is_object());
+    }
+
+    #[test]
+    fn additional_properties_false_is_dropped_but_not_inside_examples() {
+        let mut doc = json!({"components": {"schemas": {"J": {
+            "type": "object", "additionalProperties": false,
+            "properties": {"n": {"type": "object", "additionalProperties": false}},
+            "example": {"additionalProperties": false}
+        }}}});
+        assert_eq!(tolerate_unknown_fields(&mut doc), 2);
+        let j = &doc["components"]["schemas"]["J"];
+        assert!(j.get("additionalProperties").is_none());
+        assert!(j["properties"]["n"].get("additionalProperties").is_none());
+        assert_eq!(j["example"]["additionalProperties"], false);
+    }
+
+    #[test]
+    fn json_query_params_are_collected() {
+        let doc = json!({"paths": {"/w": {"get": {"operationId": "wait", "parameters": [
+            {"name": "ids", "in": "query", "x-sdk-query-encoding": "json"},
+            {"name": "other", "in": "query"}
+        ]}}}});
+        assert_eq!(json_query_params(&doc), vec![("wait".to_owned(), "ids".to_owned())]);
+    }
+}

@@ -1,0 +1,123 @@
+//! Workspace automation. `cargo xtask codegen [--check]` regenerates the SDK clients from
+//! the vendored specs in `specs/` (see the README).
+
+mod codegen;
+mod compat;
+mod normalize;
+mod open_enum;
+mod overlay;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  codegen            regenerate <sdk>/src/generated.rs and runtime.rs from specs/
+  codegen --check    write nothing; exit 1 with a diff if a generated file is stale
+
+options:
+  --root DIR         workspace to work on (default: the one xtask was built in)";
+
+fn workspace_root() -> PathBuf {
+    // xtask/ lives directly under the workspace root.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn main() -> ExitCode {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut root = workspace_root();
+    if let Some(i) = args.iter().position(|a| a == "--root") {
+        match args.get(i + 1) {
+            Some(dir) => root = PathBuf::from(dir),
+            None => {
+                eprintln!("error: --root needs a directory\n\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+        args.drain(i..i + 2);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        ["codegen"] => run_codegen(&root, false),
+        ["codegen", "--check"] => run_codegen(&root, true),
+        ["help" | "--help" | "-h"] => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("error: unrecognised arguments: {}\n\n{USAGE}", args.join(" "));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_codegen(root: &Path, check: bool) -> ExitCode {
+    // Generate everything before writing anything: one bad spec leaves every file as it was.
+    let mut outputs = Vec::new();
+    let mut failed = false;
+    for sdk in codegen::SDKS {
+        match codegen::generate(root, sdk) {
+            Ok(output) => outputs.push(output),
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        eprintln!("error: nothing was written");
+        return ExitCode::FAILURE;
+    }
+    for output in &outputs {
+        for warning in &output.warnings {
+            eprintln!("warning: {warning}");
+        }
+        for (path, contents) in &output.files {
+            failed |= !sync_file(root, path, contents, check);
+        }
+    }
+    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+/// Compares (with `check`) or writes one generated file; false on a stale file or error.
+fn sync_file(root: &Path, path: &Path, contents: &str, check: bool) -> bool {
+    let rel = path.strip_prefix(root).unwrap_or(path).display().to_string();
+    let current = std::fs::read_to_string(path).unwrap_or_default();
+    if current == contents {
+        eprintln!("{}: {rel}", if check { "up to date" } else { "unchanged" });
+        return true;
+    }
+    if check {
+        let diff = similar::TextDiff::from_lines(current.as_str(), contents);
+        print!(
+            "{}",
+            diff.unified_diff()
+                .context_radius(3)
+                .header(&format!("a/{rel}"), &format!("b/{rel}"))
+        );
+        eprintln!("error: {rel} is stale; run `cargo xtask codegen`");
+        return false;
+    }
+    match write_atomically(path, contents) {
+        Ok(()) => {
+            eprintln!("wrote: {rel}");
+            true
+        }
+        Err(e) => {
+            eprintln!("error: cannot write {rel}: {e}");
+            false
+        }
+    }
+}
+
+/// Writes through a temporary file and a rename, so a failure never leaves half a file.
+fn write_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("rs.tmp");
+    std::fs::write(&tmp, contents)?;
+    std::fs::rename(&tmp, path)
+}
