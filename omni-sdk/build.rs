@@ -23,9 +23,14 @@ fn main() {
         let Ok(bytes) = std::fs::read(&path) else {
             continue; // built from a package: no spec to compare with
         };
-        let hash: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let hash: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         if !generated.contains(&format!("// sha256 {hash} {input}\n")) {
-            eprintln!("error: {input} changed since {CRATE} was generated; run `cargo xtask codegen`");
+            eprintln!(
+                "error: {input} changed since {CRATE} was generated; run `cargo xtask codegen`"
+            );
             std::process::exit(1);
         }
     }

@@ -43,7 +43,10 @@ mod generated;
 mod runtime;
 
 pub use generated::*;
-pub use runtime::{ClientBuilder, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, ErrorExt};
+pub use runtime::{
+    ClientBuilder, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
+    ErrorExt,
+};
 
 /// How this SDK reads its configuration.
 const API: runtime::ApiInfo = runtime::ApiInfo {

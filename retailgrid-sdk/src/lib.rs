@@ -40,7 +40,10 @@ mod generated;
 mod runtime;
 
 pub use generated::*;
-pub use runtime::{ClientBuilder, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, ErrorExt};
+pub use runtime::{
+    ClientBuilder, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
+    ErrorExt,
+};
 
 /// How this SDK reads its configuration. The spec declares no security scheme, so the
 /// token is optional and sent as a bearer token when set.

@@ -160,6 +160,7 @@ pub fn generate(root: &Path, sdk: &Sdk) -> Result<Output, CodegenError> {
     compat::tolerate_unknown_fields(&mut doc);
     compat::unify_error_responses(&mut doc);
     let json_params = compat::json_query_params(&doc);
+    let timeouts = compat::request_timeouts(&doc);
 
     let spec: openapiv3::OpenAPI =
         serde_json::from_value(doc).map_err(|e| CodegenError::NotOpenApi {
@@ -177,6 +178,7 @@ pub fn generate(root: &Path, sdk: &Sdk) -> Result<Output, CodegenError> {
     })?;
     open_enum::open_string_enums(&mut file);
     file.items.push(json_params_item(&json_params));
+    file.items.push(timeouts_item(&timeouts));
     let generated = header(sdk.spec, &header_inputs) + &prettyplease::unparse(&file);
 
     let crate_ident = sdk.crate_dir.replace('-', "_");
@@ -203,6 +205,19 @@ fn json_params_item(params: &[(String, String)]) -> syn::Item {
         pub(crate) const JSON_QUERY_PARAMS: &[(&str, &str)] = &[#(#entries),*];
     };
     // A constant built from string literals always parses.
+    syn::parse2(tokens).unwrap_or_else(|_| syn::Item::Verbatim(proc_macro2::TokenStream::new()))
+}
+
+fn timeouts_item(timeouts: &[(String, u64)]) -> syn::Item {
+    let entries = timeouts.iter().map(|(op, secs)| {
+        let op = op_snake_case(op);
+        quote::quote! { (#op, #secs) }
+    });
+    let tokens = quote::quote! {
+        /// Per-operation request timeouts in seconds (`x-sdk-timeout-seconds`), overriding
+        /// the client's: `(operation id, seconds)`. Read by the runtime's request hook.
+        pub(crate) const REQUEST_TIMEOUTS: &[(&str, u64)] = &[#(#entries),*];
+    };
     syn::parse2(tokens).unwrap_or_else(|_| syn::Item::Verbatim(proc_macro2::TokenStream::new()))
 }
 

@@ -148,6 +148,31 @@ pub fn tolerate_unknown_fields(doc: &mut Value) -> usize {
     walk(doc)
 }
 
+/// Extension on an operation: its request timeout in seconds, overriding the client's
+/// (for long polls that the server holds open longer than an ordinary request).
+pub const TIMEOUT_EXTENSION: &str = "x-sdk-timeout-seconds";
+
+/// Returns `(operationId, seconds)` for every operation with `x-sdk-timeout-seconds`.
+pub fn request_timeouts(doc: &Value) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    let Some(paths) = doc.get("paths").and_then(Value::as_object) else {
+        return out;
+    };
+    for item in paths.values() {
+        for method in METHODS {
+            let Some(op) = item.get(method) else { continue };
+            if let (Some(id), Some(secs)) = (
+                op.get("operationId").and_then(Value::as_str),
+                op.get(TIMEOUT_EXTENSION).and_then(Value::as_u64),
+            ) {
+                out.push((id.to_owned(), secs));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// Extension that marks a query parameter to be sent as one JSON-encoded value.
 pub const JSON_QUERY_EXTENSION: &str = "x-sdk-query-encoding";
 
@@ -222,6 +247,12 @@ mod tests {
         assert!(j.get("additionalProperties").is_none());
         assert!(j["properties"]["n"].get("additionalProperties").is_none());
         assert_eq!(j["example"]["additionalProperties"], false);
+    }
+
+    #[test]
+    fn request_timeouts_are_collected() {
+        let doc = json!({"paths": {"/w": {"get": {"operationId": "wait", "x-sdk-timeout-seconds": 120}, "post": {"operationId": "p"}}}});
+        assert_eq!(request_timeouts(&doc), vec![("wait".to_owned(), 120)]);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 
-use crate::generated::{Client, Error, JSON_QUERY_PARAMS, types::ApiError};
+use crate::generated::{Client, Error, JSON_QUERY_PARAMS, REQUEST_TIMEOUTS, types::ApiError};
 
 /// The default `User-Agent`: this crate's name and version.
 pub const DEFAULT_USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
@@ -349,6 +349,12 @@ impl ClientHooks<()> for Client {
         for (operation, name) in JSON_QUERY_PARAMS {
             if *operation == info.operation_id {
                 encode_json_query(request.url_mut(), name);
+            }
+        }
+        // Long polls: the server holds the request open longer than an ordinary one.
+        for (operation, seconds) in REQUEST_TIMEOUTS {
+            if *operation == info.operation_id {
+                *request.timeout_mut() = Some(Duration::from_secs(*seconds));
             }
         }
         Ok(())

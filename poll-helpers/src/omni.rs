@@ -1,0 +1,428 @@
+//! Waiting on Omni jobs: schema refreshes ([`wait_for_job`]), AI jobs
+//! ([`wait_for_ai_job`]) and query jobs ([`wait_for_queries`]).
+//!
+//! Omni asks clients to poll a job at most once per second (2–5 s typical): every adapter
+//! here enforces a 1 s floor between polls even if the policy asks for less, and warns
+//! once when it does.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use omni_sdk::ErrorExt;
+use omni_sdk::types::{
+    AiJob, AiJobState, GetJobStatusResponse, GetJobStatusResponseStatus, WaitForQueryResponse,
+};
+use uuid::Uuid;
+
+use crate::error::FetchError;
+use crate::policy::PollPolicy;
+use crate::poller::Poller;
+use crate::sdk_error::fetch_error;
+use crate::snapshot::{Phase, Snapshot};
+
+/// Omni's floor: never more than one request per second per job.
+pub const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The request timeout of one `/v1/query/wait` long poll: longer than the server's own
+/// wait, so that the client never cuts it short (the SDK gives that operation the same
+/// timeout).
+///
+/// ```
+/// assert_eq!(poll_helpers::omni::long_poll_timeout().as_secs(), 120);
+/// ```
+pub const fn long_poll_timeout() -> Duration {
+    Duration::from_secs(120)
+}
+
+/// The policy the Omni adapters are tuned for: first poll at once, then 2 s growing ×1.5
+/// to 15 s (Omni suggests 2–5 s; a refresh often takes minutes), 20 % jitter, a 15 min
+/// deadline, 10 s grace for a job not visible yet.
+///
+/// ```
+/// let policy = poll_helpers::omni::default_policy();
+/// assert_eq!(policy.get_deadline().as_secs(), 900);
+/// ```
+pub fn default_policy() -> PollPolicy {
+    PollPolicy::default()
+        .min_delay(Duration::from_secs(2))
+        .max_delay(Duration::from_secs(15))
+}
+
+fn floor_warning(policy: &PollPolicy) {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if policy.min_delay < MIN_POLL_INTERVAL && !WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            min_delay = ?policy.min_delay,
+            "Omni allows at most one poll per second per job; polling every 1 s instead"
+        );
+    }
+}
+
+fn warn_unknown_once(warned: &AtomicBool, what: &str, value: &str, job: Uuid) {
+    if !warned.swap(true, Ordering::Relaxed) {
+        tracing::warn!(%job, value, "unknown {what}; treating it as pending");
+    }
+}
+
+impl Snapshot for GetJobStatusResponse {
+    /// RUNNING and IN_PROGRESS (the two Omni documents disagree) are pending, COMPLETED
+    /// succeeded, FAILED failed; the lower-case forms of the refresh response too. Any
+    /// other value is pending.
+    fn phase(&self) -> Phase {
+        match &self.status {
+            Some(GetJobStatusResponseStatus::Completed) => Phase::Succeeded,
+            Some(GetJobStatusResponseStatus::Failed) => Phase::Failed(format!(
+                "{} job reported FAILED",
+                self.job_type.as_deref().unwrap_or("schema refresh")
+            )),
+            Some(GetJobStatusResponseStatus::Unknown(s)) => match s.to_ascii_uppercase().as_str() {
+                "COMPLETED" | "COMPLETE" => Phase::Succeeded,
+                "FAILED" => Phase::Failed(format!("job reported {s}")),
+                _ => Phase::Pending,
+            },
+            _ => Phase::Pending,
+        }
+    }
+}
+
+fn job_status_known(job: &GetJobStatusResponse) -> bool {
+    match &job.status {
+        Some(GetJobStatusResponseStatus::Unknown(s)) => {
+            matches!(
+                s.to_ascii_uppercase().as_str(),
+                "RUNNING" | "IN_PROGRESS" | "COMPLETED" | "COMPLETE" | "FAILED"
+            )
+        }
+        Some(_) => true,
+        None => false,
+    }
+}
+
+/// Waits for a schema refresh job (`GET /v1/jobs/{jobId}/status`).
+///
+/// That endpoint only tracks schema refresh jobs: an answer saying the job type is not
+/// supported (docs: 403 "Job type not supported for status checks"; Omni's full document:
+/// 400 "Unsupported job type") ends the wait with a `Request` error saying so. Any other
+/// 403 is a permission error (the token needs read permission on the connection).
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = omni_sdk::Client::from_env()?;
+/// let job_id = "4e6953a9-a71b-4c0b-8b63-a9ea308f6aaf".parse()?;
+/// let policy = poll_helpers::omni::default_policy();
+/// let job = poll_helpers::omni::wait_for_job(&client, job_id, &policy).await?;
+/// assert_eq!(job.status, Some(omni_sdk::types::GetJobStatusResponseStatus::Completed));
+/// # Ok(()) }
+/// ```
+pub fn wait_for_job<'a>(
+    client: &'a omni_sdk::Client,
+    job_id: Uuid,
+    policy: &PollPolicy,
+) -> Poller<'a, GetJobStatusResponse> {
+    floor_warning(policy);
+    let warned = Arc::new(AtomicBool::new(false));
+    Poller::new(policy.clone(), move || {
+        let warned = Arc::clone(&warned);
+        async move {
+            let job = client
+                .get_job_status()
+                .job_id(job_id)
+                .send()
+                .await
+                .map_err(|e| job_status_error(&e))?
+                .into_inner();
+            if !job_status_known(&job) {
+                let value = job.status.as_ref().map_or("(missing)", |s| s.as_str());
+                warn_unknown_once(&warned, "schema refresh status", value, job_id);
+            }
+            Ok(job)
+        }
+    })
+    .job_id(job_id.to_string())
+    .kind("omni schema refresh")
+    .min_interval(MIN_POLL_INTERVAL)
+}
+
+fn job_status_error(e: &omni_sdk::Error<omni_sdk::types::ApiError>) -> FetchError {
+    let error = fetch_error(e, e.message(), e.retry_after());
+    let lower = error.message.to_ascii_lowercase();
+    match error.status {
+        Some(400 | 403)
+            if lower.contains("not supported") || lower.contains("unsupported job type") =>
+        {
+            FetchError {
+                message: format!(
+                    "this endpoint only tracks schema refresh jobs; the job is of another type (server said: {})",
+                    error.message
+                ),
+                ..error
+            }
+        }
+        Some(403) => FetchError {
+            message: format!(
+                "permission denied: the token needs read permission on the connection (server said: {})",
+                error.message
+            ),
+            ..error
+        },
+        _ => error,
+    }
+}
+
+impl Snapshot for AiJob {
+    /// QUEUED, EXECUTING and DELIVERING are pending; COMPLETE succeeded; FAILED (reason
+    /// from `error`) and CANCELLED (reason names `cancelledBy`) failed; any other value
+    /// pending. Omni's `progress` has no total, so [`Snapshot::progress`] stays `None`:
+    /// read `progress.iteration` and `progress.message` from the snapshot instead.
+    fn phase(&self) -> Phase {
+        match &self.state {
+            AiJobState::Complete => Phase::Succeeded,
+            AiJobState::Failed => Phase::Failed(match &self.error {
+                Some(e) => match &e.code {
+                    Some(code) => format!("{} ({code})", e.message),
+                    None => e.message.clone(),
+                },
+                None => "AI job failed without an error message".to_owned(),
+            }),
+            AiJobState::Cancelled => Phase::Failed(match self.cancelled_by {
+                Some(by) => format!("AI job cancelled by user {by}"),
+                None => "AI job cancelled".to_owned(),
+            }),
+            _ => Phase::Pending,
+        }
+    }
+}
+
+/// Waits for an AI job (`GET /v1/ai/jobs/{jobId}`) to reach COMPLETE (the snapshot carries
+/// `result_summary`), FAILED or CANCELLED.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = omni_sdk::Client::from_env()?;
+/// let job_id = "550e8400-e29b-41d4-a716-446655440000".parse()?;
+/// let job = poll_helpers::omni::wait_for_ai_job(&client, job_id, &poll_helpers::omni::default_policy()).await?;
+/// println!("{}", job.result_summary.unwrap_or_default());
+/// # Ok(()) }
+/// ```
+pub fn wait_for_ai_job<'a>(
+    client: &'a omni_sdk::Client,
+    job_id: Uuid,
+    policy: &PollPolicy,
+) -> Poller<'a, AiJob> {
+    floor_warning(policy);
+    let warned = Arc::new(AtomicBool::new(false));
+    Poller::new(policy.clone(), move || {
+        let warned = Arc::clone(&warned);
+        async move {
+            let job = client
+                .get_ai_job()
+                .job_id(job_id)
+                .send()
+                .await
+                .map_err(|e| fetch_error(&e, e.message(), e.retry_after()))?
+                .into_inner();
+            if job.state.is_unknown() {
+                warn_unknown_once(&warned, "AI job state", job.state.as_str(), job_id);
+            }
+            Ok(job)
+        }
+    })
+    .job_id(job_id.to_string())
+    .kind("omni ai")
+    .min_interval(MIN_POLL_INTERVAL)
+}
+
+/// One query job in a [`wait_for_queries`] result: its final response once it finished,
+/// `None` while it runs.
+///
+/// ```
+/// let r = poll_helpers::omni::QueryResult { job_id: uuid::Uuid::nil(), response: None };
+/// assert!(!r.is_finished());
+/// ```
+#[derive(Debug, Clone)]
+pub struct QueryResult {
+    /// The query job.
+    pub job_id: Uuid,
+    /// Omni's response for this job once it finished (`result` holds the base64 Arrow
+    /// table).
+    pub response: Option<WaitForQueryResponse>,
+}
+
+impl QueryResult {
+    /// Whether Omni returned this job's result.
+    ///
+    /// ```
+    /// let r = poll_helpers::omni::QueryResult { job_id: uuid::Uuid::nil(), response: None };
+    /// assert!(!r.is_finished());
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.response.is_some()
+    }
+
+    /// The base64 Arrow IPC result, once finished.
+    ///
+    /// ```
+    /// let r = poll_helpers::omni::QueryResult { job_id: uuid::Uuid::nil(), response: None };
+    /// assert_eq!(r.result_base64(), None);
+    /// ```
+    pub fn result_base64(&self) -> Option<&str> {
+        self.response.as_ref().and_then(|r| r.result.as_deref())
+    }
+
+    fn failure(&self) -> Option<String> {
+        let status = self.response.as_ref()?.status.as_deref()?;
+        matches!(
+            status.to_ascii_uppercase().as_str(),
+            "FAILED" | "ERROR" | "ERRORED" | "CANCELLED" | "CANCELED"
+        )
+        .then(|| format!("query job {} ended with status {status}", self.job_id))
+    }
+}
+
+impl Snapshot for BTreeMap<Uuid, QueryResult> {
+    /// Succeeded when every job finished; failed when a finished job reports a failure
+    /// status; otherwise pending, and re-asked at once (the long poll itself was the wait).
+    fn phase(&self) -> Phase {
+        if let Some(reason) = self.values().find_map(QueryResult::failure) {
+            return Phase::Failed(reason);
+        }
+        if self.values().all(QueryResult::is_finished) {
+            Phase::Succeeded
+        } else {
+            Phase::Pending
+        }
+    }
+
+    fn progress(&self) -> Option<f64> {
+        let total = self.len();
+        (total > 0).then(|| self.values().filter(|r| r.is_finished()).count() as f64 / total as f64)
+    }
+
+    fn poll_again_after(&self) -> Option<Duration> {
+        Some(Duration::ZERO)
+    }
+}
+
+/// Waits for query jobs through the `/v1/query/wait` long poll, collecting each job's
+/// result as it finishes and re-asking at once (after Omni's 1 s floor) for the ids still
+/// running while the server answers `timed_out`.
+///
+/// The output maps every id to its [`QueryResult`]. A 404 after the policy's grace ends
+/// the wait with a `Request` error whose `last` keeps the results already collected; a
+/// deadline does the same through `DeadlineExceeded.last`.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = omni_sdk::Client::from_env()?;
+/// let ids = ["a1b2c3d4-e5f6-7890-abcd-ef1234567890".parse()?];
+/// let results = poll_helpers::omni::wait_for_queries(&client, &ids, &poll_helpers::omni::default_policy()).await?;
+/// for (id, r) in &results {
+///     println!("{id}: {} bytes of base64 Arrow", r.result_base64().map_or(0, str::len));
+/// }
+/// # Ok(()) }
+/// ```
+pub fn wait_for_queries<'a>(
+    client: &'a omni_sdk::Client,
+    job_ids: &[Uuid],
+    policy: &PollPolicy,
+) -> Poller<'a, BTreeMap<Uuid, QueryResult>> {
+    floor_warning(policy);
+    let collected: BTreeMap<Uuid, QueryResult> = job_ids
+        .iter()
+        .map(|&job_id| {
+            (
+                job_id,
+                QueryResult {
+                    job_id,
+                    response: None,
+                },
+            )
+        })
+        .collect();
+    let label = job_ids
+        .iter()
+        .map(Uuid::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let collected = Arc::new(Mutex::new(collected));
+    Poller::new(policy.clone(), move || {
+        let collected = Arc::clone(&collected);
+        async move {
+            let pending: Vec<Uuid> = lock(&collected)
+                .values()
+                .filter(|r| !r.is_finished())
+                .map(|r| r.job_id)
+                .collect();
+            if pending.is_empty() {
+                return Ok(lock(&collected).clone());
+            }
+            let request = client.wait_for_query().job_ids(pending.clone()).send();
+            let response = match tokio::time::timeout(long_poll_timeout(), request).await {
+                Ok(Ok(response)) => response.into_inner(),
+                Ok(Err(e)) => return Err(query_wait_error(&e, &pending)),
+                Err(_) => {
+                    return Err(FetchError::transient(format!(
+                        "long poll gave no answer within {:?}",
+                        long_poll_timeout()
+                    )));
+                }
+            };
+            let mut map = lock(&collected);
+            merge(&mut map, &pending, response);
+            Ok(map.clone())
+        }
+    })
+    .job_id(label)
+    .kind("omni query")
+    .min_interval(MIN_POLL_INTERVAL)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic elsewhere cannot leave the map half-updated in a way that matters here.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Records what one long-poll answer says about the `asked` ids.
+fn merge(map: &mut BTreeMap<Uuid, QueryResult>, asked: &[Uuid], response: WaitForQueryResponse) {
+    let still_running: Vec<Uuid> = if response.timed_out == Some(true) {
+        response.remaining_job_ids.clone()
+    } else {
+        Vec::new()
+    };
+    match response.job_id {
+        // The documented flat shape: one job's result.
+        Some(id)
+            if !still_running.contains(&id)
+                && (response.result.is_some() || response.status.is_some()) =>
+        {
+            if let Some(entry) = map.get_mut(&id) {
+                entry.response = Some(response);
+            }
+        }
+        // A single asked job that finished without echoing its id.
+        None if asked.len() == 1 && response.timed_out != Some(true) => {
+            if let Some(entry) = asked.first().and_then(|id| map.get_mut(id)) {
+                entry.response = Some(response);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn query_wait_error(e: &omni_sdk::Error<omni_sdk::types::ApiError>, asked: &[Uuid]) -> FetchError {
+    let error = fetch_error(e, e.message(), e.retry_after());
+    if error.status == Some(404) {
+        let ids = asked
+            .iter()
+            .map(Uuid::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        return FetchError {
+            message: format!("query job not found among [{ids}]: {}", error.message),
+            ..error
+        };
+    }
+    error
+}

@@ -1,0 +1,520 @@
+//! The paced poll loop: [`Poller`], its events and its end.
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures_core::Stream;
+use futures_util::StreamExt;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::budget::RateBudget;
+use crate::error::{FetchError, FetchErrorKind, PollError};
+use crate::policy::{PollPolicy, SplitMix64, process_seed};
+use crate::snapshot::{Phase, Snapshot};
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+type FetchFn<'a, T> = Box<dyn FnMut() -> BoxFuture<'a, Result<T, FetchError>> + Send + 'a>;
+
+/// A `Retry-After` shorter than this is raised to it.
+const MIN_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// How much before the deadline the last poll is sent, so that its request has time to
+/// complete before it is cut off. Never more than half of what is left.
+const LAST_POLL_MARGIN: Duration = Duration::from_secs(1);
+
+/// One poll, as the event stream reports it.
+///
+/// ```
+/// # use poll_helpers::{PollEvent, Snapshot, Phase};
+/// # #[derive(Clone, Debug)] struct S; impl Snapshot for S { fn phase(&self) -> Phase { Phase::Pending } }
+/// fn log(e: &PollEvent<S>) {
+///     match &e.outcome {
+///         Ok(s) => println!("#{} after {:?}: {:?}, next in {:?}", e.attempt, e.elapsed, s.phase(), e.next_delay),
+///         Err(err) => println!("#{} failed: {err}", e.attempt),
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PollEvent<T> {
+    /// 1 for the first request.
+    pub attempt: u32,
+    /// Time since the wait started, when the response (or error) arrived.
+    pub elapsed: Duration,
+    /// What this poll returned.
+    pub outcome: Result<T, FetchError>,
+    /// When the next poll is due, or `None` if this was the last one.
+    pub next_delay: Option<Duration>,
+}
+
+/// Waits for one job: polls `fetch` on the policy's schedule until the snapshot reaches a
+/// terminal [`Phase`], a permanent error, the deadline or `max_attempts`.
+///
+/// Two ways to use it, both lazy (nothing is sent before the first `.await`/poll) and both
+/// with at most one request in flight:
+/// - `.await` it (it is [`IntoFuture`]) for the final snapshot or a [`PollError`];
+/// - [`into_stream`](Self::into_stream) for one [`PollEvent`] per request, to show
+///   progress or persist the job's state, paced by the policy rather than by the consumer.
+///
+/// Dropping either stops polling at once and cancels nothing on the server: a wait can be
+/// resumed later from the job id alone.
+///
+/// ```
+/// use std::time::Duration;
+/// use poll_helpers::{FetchError, Phase, PollPolicy, Poller, Snapshot};
+///
+/// #[derive(Clone, Debug)]
+/// struct Job(u32);
+/// impl Snapshot for Job {
+///     fn phase(&self) -> Phase {
+///         if self.0 >= 3 { Phase::Succeeded } else { Phase::Pending }
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut n = 0;
+/// let policy = PollPolicy::default().min_delay(Duration::from_millis(1)).max_delay(Duration::from_millis(5));
+/// let job = Poller::new(policy, move || {
+///     n += 1;
+///     let snapshot = Job(n);
+///     async move { Ok::<_, FetchError>(snapshot) }
+/// })
+/// .job_id("job-1")
+/// .await?;
+/// assert_eq!(job.0, 3);
+/// # Ok(()) }
+/// ```
+pub struct Poller<'a, T> {
+    policy: PollPolicy,
+    fetch: FetchFn<'a, T>,
+    job: String,
+    kind: &'static str,
+    budget: Option<RateBudget>,
+    floor: Duration,
+}
+
+impl<T> std::fmt::Debug for Poller<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Poller")
+            .field("job", &self.job)
+            .field("kind", &self.kind)
+            .field("policy", &self.policy)
+            .field("budget", &self.budget)
+            .field("floor", &self.floor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, T> Poller<'a, T>
+where
+    T: Snapshot + Clone + Send + 'a,
+{
+    /// A poller that calls `fetch` for each poll.
+    ///
+    /// ```
+    /// # use poll_helpers::{FetchError, Phase, PollPolicy, Poller, Snapshot};
+    /// # #[derive(Clone, Debug)] struct Done; impl Snapshot for Done { fn phase(&self) -> Phase { Phase::Succeeded } }
+    /// let poller = Poller::new(PollPolicy::default(), || async { Ok::<_, FetchError>(Done) });
+    /// ```
+    pub fn new<F, Fut>(policy: PollPolicy, mut fetch: F) -> Self
+    where
+        F: FnMut() -> Fut + Send + 'a,
+        Fut: Future<Output = Result<T, FetchError>> + Send + 'a,
+    {
+        Self {
+            policy,
+            fetch: Box::new(move || Box::pin(fetch())),
+            job: String::from("(unnamed)"),
+            kind: "job",
+            budget: None,
+            floor: Duration::ZERO,
+        }
+    }
+
+    /// Names the job in errors and logs, and mixes it into the jitter seed.
+    ///
+    /// ```
+    /// # use poll_helpers::{FetchError, Phase, PollPolicy, Poller, Snapshot};
+    /// # #[derive(Clone, Debug)] struct Done; impl Snapshot for Done { fn phase(&self) -> Phase { Phase::Succeeded } }
+    /// let poller = Poller::new(PollPolicy::default(), || async { Ok::<_, FetchError>(Done) })
+    ///     .job_id("4e6953a9-a71b-4c0b-8b63-a9ea308f6aaf");
+    /// ```
+    pub fn job_id(mut self, job: impl Into<String>) -> Self {
+        self.job = job.into();
+        self
+    }
+
+    /// Names the kind of job in logs (`tracing` span field `kind`).
+    ///
+    /// ```
+    /// # use poll_helpers::{FetchError, Phase, PollPolicy, Poller, Snapshot};
+    /// # #[derive(Clone, Debug)] struct Done; impl Snapshot for Done { fn phase(&self) -> Phase { Phase::Succeeded } }
+    /// let poller = Poller::new(PollPolicy::default(), || async { Ok::<_, FetchError>(Done) })
+    ///     .kind("export");
+    /// ```
+    pub fn kind(mut self, kind: &'static str) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Draws every request from `budget`, shared with other pollers.
+    ///
+    /// ```
+    /// # use poll_helpers::{FetchError, Phase, PollPolicy, Poller, RateBudget, Snapshot};
+    /// # #[derive(Clone, Debug)] struct Done; impl Snapshot for Done { fn phase(&self) -> Phase { Phase::Succeeded } }
+    /// let budget = RateBudget::per_minute(60);
+    /// let poller = Poller::new(PollPolicy::default(), || async { Ok::<_, FetchError>(Done) })
+    ///     .rate_budget(budget.clone());
+    /// ```
+    pub fn rate_budget(mut self, budget: RateBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Never polls more often than once per `floor`, whatever the policy says (the Omni
+    /// adapters set 1 s, Omni's documented limit per job).
+    ///
+    /// ```
+    /// # use poll_helpers::{FetchError, Phase, PollPolicy, Poller, Snapshot};
+    /// # #[derive(Clone, Debug)] struct Done; impl Snapshot for Done { fn phase(&self) -> Phase { Phase::Succeeded } }
+    /// let poller = Poller::new(PollPolicy::default(), || async { Ok::<_, FetchError>(Done) })
+    ///     .min_interval(std::time::Duration::from_secs(1));
+    /// ```
+    pub fn min_interval(mut self, floor: Duration) -> Self {
+        self.floor = floor;
+        self
+    }
+
+    /// One event per request, ending after the item that carries the final snapshot
+    /// (`next_delay: None`) or a [`PollError`].
+    ///
+    /// ```
+    /// use futures_util::StreamExt;
+    /// # use poll_helpers::{FetchError, Phase, PollPolicy, Poller, Snapshot};
+    /// # #[derive(Clone, Debug)] struct Done; impl Snapshot for Done { fn phase(&self) -> Phase { Phase::Succeeded } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let mut events = Poller::new(PollPolicy::default(), || async { Ok::<_, FetchError>(Done) }).into_stream();
+    /// while let Some(event) = events.next().await {
+    ///     match event {
+    ///         Ok(e) => println!("attempt {} -> next in {:?}", e.attempt, e.next_delay),
+    ///         Err(e) => eprintln!("{e}"),
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn into_stream(
+        self,
+    ) -> impl Stream<Item = Result<PollEvent<T>, PollError<T>>> + Unpin + Send + 'a {
+        let span = tracing::info_span!("poll", kind = self.kind, job = %self.job);
+        let state = State::new(self);
+        Box::pin(futures_util::stream::unfold(state, move |mut state| {
+            let span = span.clone();
+            async move {
+                let item = state.step().await?;
+                Some((item, state))
+            }
+            .instrument(span)
+        }))
+    }
+}
+
+impl<'a, T> IntoFuture for Poller<'a, T>
+where
+    T: Snapshot + Clone + Send + 'a,
+{
+    type Output = Result<T, PollError<T>>;
+    type IntoFuture = BoxFuture<'a, Self::Output>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let mut stream = self.into_stream();
+            let mut last = None;
+            while let Some(item) = stream.next().await {
+                match item {
+                    Ok(event) => last = Some(event),
+                    Err(e) => return Err(e),
+                }
+            }
+            // The stream only ends without an error after a succeeded snapshot.
+            match last.map(|e| e.outcome) {
+                Some(Ok(snapshot)) => Ok(snapshot),
+                _ => Err(PollError::Request {
+                    job: String::new(),
+                    attempts: 0,
+                    elapsed: Duration::ZERO,
+                    status: None,
+                    message: "poll stream ended without a result".into(),
+                    last: None,
+                }),
+            }
+        })
+    }
+}
+
+/// The loop's state between two stream items.
+struct State<'a, T> {
+    poller: Poller<'a, T>,
+    rng: SplitMix64,
+    started: Option<Instant>,
+    deadline: Instant,
+    next_at: Instant,
+    attempt: u32,
+    last: Option<T>,
+    last_error: Option<FetchError>,
+    finished: Option<PollError<T>>,
+    done: bool,
+}
+
+impl<'a, T> State<'a, T>
+where
+    T: Snapshot + Clone + Send + 'a,
+{
+    fn new(poller: Poller<'a, T>) -> Self {
+        let seed = poller.policy.seed.unwrap_or_else(process_seed);
+        let rng = SplitMix64::new(seed, &poller.job);
+        let now = Instant::now();
+        Self {
+            poller,
+            rng,
+            started: None,
+            deadline: now,
+            next_at: now,
+            attempt: 0,
+            last: None,
+            last_error: None,
+            finished: None,
+            done: false,
+        }
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.started.map(|s| s.elapsed()).unwrap_or_default()
+    }
+
+    fn job(&self) -> String {
+        self.poller.job.clone()
+    }
+
+    fn deadline_error(&mut self, reason: String) -> PollError<T> {
+        PollError::DeadlineExceeded {
+            job: self.job(),
+            attempts: self.attempt,
+            elapsed: self.elapsed(),
+            last: self.last.take(),
+            last_error: self.last_error.take(),
+            reason,
+        }
+    }
+
+    /// Produces the next stream item, or `None` when the stream is over.
+    async fn step(&mut self) -> Option<Result<PollEvent<T>, PollError<T>>> {
+        if self.done {
+            return None;
+        }
+        if let Some(e) = self.finished.take() {
+            self.done = true;
+            tracing::info!(error = %e, "wait ended");
+            return Some(Err(e));
+        }
+        let started = match self.started {
+            Some(s) => s,
+            None => {
+                // First poll: check the policy before anything is sent, then start the clock.
+                if let Err(e) = self.poller.policy.validate() {
+                    self.done = true;
+                    return Some(Err(PollError::InvalidPolicy(e)));
+                }
+                let now = Instant::now();
+                self.started = Some(now);
+                self.deadline = now + self.poller.policy.deadline;
+                self.next_at = now
+                    + self
+                        .poller
+                        .policy
+                        .initial_delay
+                        .min(self.poller.policy.deadline);
+                now
+            }
+        };
+
+        tokio::time::sleep_until(self.next_at).await;
+        if let Some(budget) = self.poller.budget.clone()
+            && tokio::time::timeout_at(self.deadline, budget.acquire())
+                .await
+                .is_err()
+        {
+            self.done = true;
+            let e = self.deadline_error("the rate budget had no room before the deadline".into());
+            return Some(Err(e));
+        }
+
+        self.attempt += 1;
+        let fetch = (self.poller.fetch)();
+        let outcome = match tokio::time::timeout_at(self.deadline, fetch).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(FetchError::transient("request cut off at the deadline")),
+        };
+        let now = Instant::now();
+        let elapsed = now - started;
+        match &outcome {
+            Ok(snapshot) => {
+                self.last = Some(snapshot.clone());
+                self.last_error = None;
+            }
+            Err(e) => self.last_error = Some(e.clone()),
+        }
+        let next_delay = match self.classify(&outcome, elapsed) {
+            Some((delay, hard)) => {
+                let scheduled = self.schedule(now, delay, hard);
+                if scheduled.is_none() {
+                    let reason = format!(
+                        "deadline of {:.1?} reached with the job still pending",
+                        self.poller.policy.deadline
+                    );
+                    self.finished = Some(self.deadline_error(reason));
+                }
+                scheduled
+            }
+            None => None,
+        };
+        tracing::debug!(
+            attempt = self.attempt,
+            elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+            outcome = %describe(&outcome),
+            next_delay_ms = next_delay.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            "poll"
+        );
+        if next_delay.is_none() && self.finished.is_none() {
+            tracing::info!(attempts = self.attempt, elapsed = ?elapsed, "job finished");
+            self.done = true;
+        }
+        Some(Ok(PollEvent {
+            attempt: self.attempt,
+            elapsed,
+            outcome,
+            next_delay,
+        }))
+    }
+
+    /// Decides what follows this outcome: `Some((delay, hard))` to poll again (`hard`: a
+    /// `Retry-After`, not to be shortened), `None` to stop (with `self.finished` set when
+    /// the ending is an error).
+    fn classify(
+        &mut self,
+        outcome: &Result<T, FetchError>,
+        elapsed: Duration,
+    ) -> Option<(Duration, bool)> {
+        let policy = &self.poller.policy;
+        let exhausted = policy.max_attempts.is_some_and(|max| self.attempt >= max);
+        match outcome {
+            Ok(snapshot) => match snapshot.phase() {
+                Phase::Succeeded => None,
+                Phase::Failed(reason) => {
+                    self.finished = Some(PollError::Failed {
+                        job: self.job(),
+                        attempts: self.attempt,
+                        elapsed,
+                        last: snapshot.clone(),
+                        reason,
+                    });
+                    None
+                }
+                Phase::Pending if exhausted => self.exhausted(elapsed),
+                Phase::Pending => match snapshot.poll_again_after() {
+                    Some(delay) => Some((delay, false)),
+                    None => Some((policy.backoff(self.attempt, self.rng.next_f64()), false)),
+                },
+            },
+            Err(e) => {
+                let permanent = match e.kind {
+                    FetchErrorKind::Permanent => true,
+                    FetchErrorKind::NotFound => elapsed >= policy.not_found_grace,
+                    FetchErrorKind::Transient => false,
+                };
+                if permanent {
+                    self.finished = Some(PollError::Request {
+                        job: self.job(),
+                        attempts: self.attempt,
+                        elapsed,
+                        status: e.status,
+                        message: e.message.clone(),
+                        last: self.last.clone(),
+                    });
+                    return None;
+                }
+                if exhausted {
+                    return self.exhausted(elapsed);
+                }
+                let Some(wait) = e.retry_after else {
+                    return Some((policy.backoff(self.attempt, self.rng.next_f64()), false));
+                };
+                let wait = wait.max(MIN_RETRY_AFTER);
+                if e.status == Some(429)
+                    && let Some(budget) = &self.poller.budget
+                {
+                    budget.cool_down(wait);
+                }
+                let left = self.deadline.saturating_duration_since(Instant::now());
+                if wait > left {
+                    let reason = format!(
+                        "Retry-After of {} s is past the deadline ({:.1} s left)",
+                        wait.as_secs_f64().ceil(),
+                        left.as_secs_f64()
+                    );
+                    self.finished = Some(self.deadline_error(reason));
+                    return None;
+                }
+                // Retry-After wins over the schedule; `schedule` still applies the floor.
+                Some((wait, true))
+            }
+        }
+    }
+
+    fn exhausted(&mut self, elapsed: Duration) -> Option<(Duration, bool)> {
+        self.finished = Some(PollError::AttemptsExhausted {
+            job: self.job(),
+            attempts: self.attempt,
+            elapsed,
+            last: self.last.take(),
+            last_error: self.last_error.take(),
+        });
+        None
+    }
+
+    /// Places the next poll `delay` after `now`. A backoff delay that would fall after
+    /// the deadline is pulled in so that the last poll lands just before it (a `hard`
+    /// delay, from `Retry-After`, is never shortened). `None` when no poll fits.
+    fn schedule(&mut self, now: Instant, delay: Duration, hard: bool) -> Option<Duration> {
+        let delay = delay.max(self.poller.floor);
+        let left = self.deadline.saturating_duration_since(now);
+        let margin = LAST_POLL_MARGIN.min(self.poller.policy.deadline / 2);
+        let last_slot = left.saturating_sub(margin);
+        let delay = if delay <= last_slot || (hard && delay < left) {
+            delay
+        } else if hard {
+            return None;
+        } else if !last_slot.is_zero() && last_slot >= self.poller.floor {
+            last_slot
+        } else {
+            return None;
+        };
+        self.next_at = now + delay;
+        Some(delay)
+    }
+}
+
+fn describe<T: Snapshot>(outcome: &Result<T, FetchError>) -> String {
+    match outcome {
+        Ok(s) => match s.phase() {
+            Phase::Pending => match s.progress() {
+                Some(p) => format!("pending ({:.0}%)", p * 100.0),
+                None => "pending".into(),
+            },
+            Phase::Succeeded => "succeeded".into(),
+            Phase::Failed(reason) => format!("failed: {reason}"),
+        },
+        Err(e) => format!("error: {e}"),
+    }
+}
