@@ -7,7 +7,7 @@
 #[allow(unused_imports)]
 pub use progenitor_client::{ByteStream, ClientInfo, Error, ResponseValue};
 #[allow(unused_imports)]
-use progenitor_client::{ClientHooks, OperationInfo, RequestBuilderExt, encode_path};
+use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderExt};
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
@@ -25,7 +25,9 @@ pub mod types {
             rename = "cancelledAt",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub cancelled_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        pub cancelled_at: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
         ///Only present in CANCELLED state. User ID of who cancelled the job.
         #[serde(
             rename = "cancelledBy",
@@ -37,7 +39,9 @@ pub mod types {
             rename = "completedAt",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub completed_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        pub completed_at: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
         ///The conversation this job is associated with. Use this to submit follow-up jobs in the same conversation thread.
         #[serde(rename = "conversationId")]
         pub conversation_id: ::uuid::Uuid,
@@ -51,7 +55,9 @@ pub mod types {
             rename = "executionStartedAt",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub execution_started_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        pub execution_started_at: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
         ///The unique identifier for this job.
         pub id: ::uuid::Uuid,
         ///The shared model ID used for query generation.
@@ -221,7 +227,10 @@ pub mod types {
     pub struct WaitForQueryResponse {
         ///Cache information including TTL and data freshness
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
-        pub cache_metadata: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        pub cache_metadata: ::serde_json::Map<
+            ::std::string::String,
+            ::serde_json::Value,
+        >,
         ///Client-side result identifier
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub client_result_id: ::std::option::Option<::uuid::Uuid>,
@@ -270,14 +279,18 @@ pub mod types {
     pub mod builder {
         #[derive(Clone, Debug)]
         pub struct AiJob {
-            branch_id:
-                ::std::result::Result<::std::option::Option<::uuid::Uuid>, ::std::string::String>,
+            branch_id: ::std::result::Result<
+                ::std::option::Option<::uuid::Uuid>,
+                ::std::string::String,
+            >,
             cancelled_at: ::std::result::Result<
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
             >,
-            cancelled_by:
-                ::std::result::Result<::std::option::Option<::uuid::Uuid>, ::std::string::String>,
+            cancelled_by: ::std::result::Result<
+                ::std::option::Option<::uuid::Uuid>,
+                ::std::string::String,
+            >,
             completed_at: ::std::result::Result<
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
@@ -296,9 +309,14 @@ pub mod types {
                 ::std::string::String,
             >,
             id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
-            model_id:
-                ::std::result::Result<::std::option::Option<::uuid::Uuid>, ::std::string::String>,
-            omni_chat_url: ::std::result::Result<::std::string::String, ::std::string::String>,
+            model_id: ::std::result::Result<
+                ::std::option::Option<::uuid::Uuid>,
+                ::std::string::String,
+            >,
+            omni_chat_url: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
             organization_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             progress: ::std::result::Result<
                 ::std::option::Option<super::AiJobProgress>,
@@ -327,14 +345,20 @@ pub mod types {
                     cancelled_at: Ok(Default::default()),
                     cancelled_by: Ok(Default::default()),
                     completed_at: Ok(Default::default()),
-                    conversation_id: Err("no value supplied for conversation_id".to_string()),
+                    conversation_id: Err(
+                        "no value supplied for conversation_id".to_string(),
+                    ),
                     created_at: Err("no value supplied for created_at".to_string()),
                     error: Ok(Default::default()),
                     execution_started_at: Ok(Default::default()),
                     id: Err("no value supplied for id".to_string()),
                     model_id: Err("no value supplied for model_id".to_string()),
-                    omni_chat_url: Err("no value supplied for omni_chat_url".to_string()),
-                    organization_id: Err("no value supplied for organization_id".to_string()),
+                    omni_chat_url: Err(
+                        "no value supplied for omni_chat_url".to_string(),
+                    ),
+                    organization_id: Err(
+                        "no value supplied for organization_id".to_string(),
+                    ),
                     progress: Ok(Default::default()),
                     prompt: Err("no value supplied for prompt".to_string()),
                     result_summary: Ok(Default::default()),
@@ -353,19 +377,23 @@ pub mod types {
             {
                 self.branch_id = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for branch_id: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for branch_id: {e}")
+                    });
                 self
             }
             pub fn cancelled_at<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                    >,
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.cancelled_at = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for cancelled_at: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for cancelled_at: {e}")
+                    });
                 self
             }
             pub fn cancelled_by<T>(mut self, value: T) -> Self
@@ -375,19 +403,23 @@ pub mod types {
             {
                 self.cancelled_by = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for cancelled_by: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for cancelled_by: {e}")
+                    });
                 self
             }
             pub fn completed_at<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                    >,
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.completed_at = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for completed_at: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for completed_at: {e}")
+                    });
                 self
             }
             pub fn conversation_id<T>(mut self, value: T) -> Self
@@ -395,9 +427,13 @@ pub mod types {
                 T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
-                self.conversation_id = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for conversation_id: {e}")
-                });
+                self.conversation_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for conversation_id: {e}"
+                        )
+                    });
                 self
             }
             pub fn created_at<T>(mut self, value: T) -> Self
@@ -407,7 +443,9 @@ pub mod types {
             {
                 self.created_at = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
                 self
             }
             pub fn error<T>(mut self, value: T) -> Self
@@ -417,19 +455,25 @@ pub mod types {
             {
                 self.error = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for error: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for error: {e}")
+                    });
                 self
             }
             pub fn execution_started_at<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                    >,
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
-                self.execution_started_at = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for execution_started_at: {e}")
-                });
+                self.execution_started_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for execution_started_at: {e}"
+                        )
+                    });
                 self
             }
             pub fn id<T>(mut self, value: T) -> Self
@@ -449,7 +493,9 @@ pub mod types {
             {
                 self.model_id = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for model_id: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for model_id: {e}")
+                    });
                 self
             }
             pub fn omni_chat_url<T>(mut self, value: T) -> Self
@@ -459,7 +505,9 @@ pub mod types {
             {
                 self.omni_chat_url = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for omni_chat_url: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for omni_chat_url: {e}")
+                    });
                 self
             }
             pub fn organization_id<T>(mut self, value: T) -> Self
@@ -467,9 +515,13 @@ pub mod types {
                 T: ::std::convert::TryInto<::uuid::Uuid>,
                 T::Error: ::std::fmt::Display,
             {
-                self.organization_id = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for organization_id: {e}")
-                });
+                self.organization_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for organization_id: {e}"
+                        )
+                    });
                 self
             }
             pub fn progress<T>(mut self, value: T) -> Self
@@ -479,7 +531,9 @@ pub mod types {
             {
                 self.progress = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for progress: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for progress: {e}")
+                    });
                 self
             }
             pub fn prompt<T>(mut self, value: T) -> Self
@@ -489,7 +543,9 @@ pub mod types {
             {
                 self.prompt = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for prompt: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for prompt: {e}")
+                    });
                 self
             }
             pub fn result_summary<T>(mut self, value: T) -> Self
@@ -497,9 +553,13 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.result_summary = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for result_summary: {e}")
-                });
+                self.result_summary = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for result_summary: {e}"
+                        )
+                    });
                 self
             }
             pub fn state<T>(mut self, value: T) -> Self
@@ -509,7 +569,9 @@ pub mod types {
             {
                 self.state = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for state: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for state: {e}")
+                    });
                 self
             }
             pub fn topic_name<T>(mut self, value: T) -> Self
@@ -519,7 +581,9 @@ pub mod types {
             {
                 self.topic_name = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for topic_name: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for topic_name: {e}")
+                    });
                 self
             }
             pub fn updated_at<T>(mut self, value: T) -> Self
@@ -529,7 +593,9 @@ pub mod types {
             {
                 self.updated_at = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for updated_at: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for updated_at: {e}")
+                    });
                 self
             }
             pub fn user_id<T>(mut self, value: T) -> Self
@@ -539,7 +605,9 @@ pub mod types {
             {
                 self.user_id = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for user_id: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_id: {e}")
+                    });
                 self
             }
         }
@@ -625,7 +693,9 @@ pub mod types {
             {
                 self.code = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for code: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for code: {e}")
+                    });
                 self
             }
             pub fn detail<T>(mut self, value: T) -> Self
@@ -635,7 +705,9 @@ pub mod types {
             {
                 self.detail = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for detail: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for detail: {e}")
+                    });
                 self
             }
             pub fn message<T>(mut self, value: T) -> Self
@@ -645,7 +717,9 @@ pub mod types {
             {
                 self.message = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for message: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for message: {e}")
+                    });
                 self
             }
         }
@@ -696,7 +770,9 @@ pub mod types {
             {
                 self.iteration = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for iteration: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for iteration: {e}")
+                    });
                 self
             }
             pub fn message<T>(mut self, value: T) -> Self
@@ -706,7 +782,9 @@ pub mod types {
             {
                 self.message = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for message: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for message: {e}")
+                    });
                 self
             }
             pub fn updated_at<T>(mut self, value: T) -> Self
@@ -716,7 +794,9 @@ pub mod types {
             {
                 self.updated_at = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for updated_at: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for updated_at: {e}")
+                    });
                 self
             }
         }
@@ -778,7 +858,9 @@ pub mod types {
             {
                 self.detail = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for detail: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for detail: {e}")
+                    });
                 self
             }
             pub fn error<T>(mut self, value: T) -> Self
@@ -788,7 +870,9 @@ pub mod types {
             {
                 self.error = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for error: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for error: {e}")
+                    });
                 self
             }
             pub fn message<T>(mut self, value: T) -> Self
@@ -798,7 +882,9 @@ pub mod types {
             {
                 self.message = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for message: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for message: {e}")
+                    });
                 self
             }
             pub fn status<T>(mut self, value: T) -> Self
@@ -808,7 +894,9 @@ pub mod types {
             {
                 self.status = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
                 self
             }
         }
@@ -862,7 +950,9 @@ pub mod types {
             {
                 self.error = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for error: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for error: {e}")
+                    });
                 self
             }
             pub fn message<T>(mut self, value: T) -> Self
@@ -872,7 +962,9 @@ pub mod types {
             {
                 self.message = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for message: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for message: {e}")
+                    });
                 self
             }
         }
@@ -897,8 +989,10 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct GetJobStatusResponse {
-            job_id:
-                ::std::result::Result<::std::option::Option<::uuid::Uuid>, ::std::string::String>,
+            job_id: ::std::result::Result<
+                ::std::option::Option<::uuid::Uuid>,
+                ::std::string::String,
+            >,
             job_type: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -925,7 +1019,9 @@ pub mod types {
             {
                 self.job_id = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for job_id: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for job_id: {e}")
+                    });
                 self
             }
             pub fn job_type<T>(mut self, value: T) -> Self
@@ -935,23 +1031,28 @@ pub mod types {
             {
                 self.job_type = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for job_type: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for job_type: {e}")
+                    });
                 self
             }
             pub fn status<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                        ::std::option::Option<super::GetJobStatusResponseStatus>,
-                    >,
+                    ::std::option::Option<super::GetJobStatusResponseStatus>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.status = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
                 self
             }
         }
-        impl ::std::convert::TryFrom<GetJobStatusResponse> for super::GetJobStatusResponse {
+        impl ::std::convert::TryFrom<GetJobStatusResponse>
+        for super::GetJobStatusResponse {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: GetJobStatusResponse,
@@ -978,16 +1079,22 @@ pub mod types {
                 ::serde_json::Map<::std::string::String, ::serde_json::Value>,
                 ::std::string::String,
             >,
-            client_result_id:
-                ::std::result::Result<::std::option::Option<::uuid::Uuid>, ::std::string::String>,
-            job_id:
-                ::std::result::Result<::std::option::Option<::uuid::Uuid>, ::std::string::String>,
+            client_result_id: ::std::result::Result<
+                ::std::option::Option<::uuid::Uuid>,
+                ::std::string::String,
+            >,
+            job_id: ::std::result::Result<
+                ::std::option::Option<::uuid::Uuid>,
+                ::std::string::String,
+            >,
             query: ::std::result::Result<
                 ::serde_json::Map<::std::string::String, ::serde_json::Value>,
                 ::std::string::String,
             >,
-            remaining_job_ids:
-                ::std::result::Result<::std::vec::Vec<::uuid::Uuid>, ::std::string::String>,
+            remaining_job_ids: ::std::result::Result<
+                ::std::vec::Vec<::uuid::Uuid>,
+                ::std::string::String,
+            >,
             result: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -1004,7 +1111,10 @@ pub mod types {
                 ::serde_json::Map<::std::string::String, ::serde_json::Value>,
                 ::std::string::String,
             >,
-            timed_out: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            timed_out: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for WaitForQueryResponse {
             fn default() -> Self {
@@ -1026,13 +1136,17 @@ pub mod types {
             pub fn cache_metadata<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-                    >,
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
-                self.cache_metadata = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for cache_metadata: {e}")
-                });
+                self.cache_metadata = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for cache_metadata: {e}"
+                        )
+                    });
                 self
             }
             pub fn client_result_id<T>(mut self, value: T) -> Self
@@ -1040,9 +1154,13 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<::uuid::Uuid>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.client_result_id = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for client_result_id: {e}")
-                });
+                self.client_result_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for client_result_id: {e}"
+                        )
+                    });
                 self
             }
             pub fn job_id<T>(mut self, value: T) -> Self
@@ -1052,19 +1170,23 @@ pub mod types {
             {
                 self.job_id = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for job_id: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for job_id: {e}")
+                    });
                 self
             }
             pub fn query<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-                    >,
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.query = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for query: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for query: {e}")
+                    });
                 self
             }
             pub fn remaining_job_ids<T>(mut self, value: T) -> Self
@@ -1072,9 +1194,13 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::vec::Vec<::uuid::Uuid>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.remaining_job_ids = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for remaining_job_ids: {e}")
-                });
+                self.remaining_job_ids = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for remaining_job_ids: {e}"
+                        )
+                    });
                 self
             }
             pub fn result<T>(mut self, value: T) -> Self
@@ -1084,7 +1210,9 @@ pub mod types {
             {
                 self.result = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for result: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for result: {e}")
+                    });
                 self
             }
             pub fn status<T>(mut self, value: T) -> Self
@@ -1094,31 +1222,37 @@ pub mod types {
             {
                 self.status = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
                 self
             }
             pub fn stream_stats<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                        ::std::option::Option<super::WaitForQueryResponseStreamStats>,
-                    >,
+                    ::std::option::Option<super::WaitForQueryResponseStreamStats>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.stream_stats = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for stream_stats: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for stream_stats: {e}")
+                    });
                 self
             }
             pub fn summary<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-                    >,
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.summary = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for summary: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for summary: {e}")
+                    });
                 self
             }
             pub fn timed_out<T>(mut self, value: T) -> Self
@@ -1128,11 +1262,14 @@ pub mod types {
             {
                 self.timed_out = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for timed_out: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for timed_out: {e}")
+                    });
                 self
             }
         }
-        impl ::std::convert::TryFrom<WaitForQueryResponse> for super::WaitForQueryResponse {
+        impl ::std::convert::TryFrom<WaitForQueryResponse>
+        for super::WaitForQueryResponse {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: WaitForQueryResponse,
@@ -1169,7 +1306,10 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct WaitForQueryResponseStreamStats {
-            server_stream: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            server_stream: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for WaitForQueryResponseStreamStats {
             fn default() -> Self {
@@ -1186,13 +1326,14 @@ pub mod types {
             {
                 self.server_stream = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for server_stream: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for server_stream: {e}")
+                    });
                 self
             }
         }
         impl ::std::convert::TryFrom<WaitForQueryResponseStreamStats>
-            for super::WaitForQueryResponseStreamStats
-        {
+        for super::WaitForQueryResponseStreamStats {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: WaitForQueryResponseStreamStats,
@@ -1203,8 +1344,7 @@ pub mod types {
             }
         }
         impl ::std::convert::From<super::WaitForQueryResponseStreamStats>
-            for WaitForQueryResponseStreamStats
-        {
+        for WaitForQueryResponseStreamStats {
             fn from(value: super::WaitForQueryResponseStreamStats) -> Self {
                 Self {
                     server_stream: Ok(value.server_stream),
@@ -1218,12 +1358,18 @@ pub mod types {
         pub struct ConversionError(::std::borrow::Cow<'static, str>);
         impl ::std::error::Error for ConversionError {}
         impl ::std::fmt::Display for ConversionError {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
+            fn fmt(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> Result<(), ::std::fmt::Error> {
                 ::std::fmt::Display::fmt(&self.0, f)
             }
         }
         impl ::std::fmt::Debug for ConversionError {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
+            fn fmt(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> Result<(), ::std::fmt::Error> {
                 ::std::fmt::Debug::fmt(&self.0, f)
             }
         }
@@ -1300,7 +1446,9 @@ pub mod types {
         fn deserialize<D: ::serde::Deserializer<'de>>(
             deserializer: D,
         ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?;
+            let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+                deserializer,
+            )?;
             Ok(Self::from(value))
         }
     }
@@ -1362,7 +1510,9 @@ pub mod types {
         fn deserialize<D: ::serde::Deserializer<'de>>(
             deserializer: D,
         ) -> ::std::result::Result<Self, D::Error> {
-            let value = <::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?;
+            let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+                deserializer,
+            )?;
             Ok(Self::from(value))
         }
     }
@@ -1388,9 +1538,7 @@ impl Client {
         #[cfg(not(target_arch = "wasm32"))]
         let client = {
             let dur = ::std::time::Duration::from_secs(15u64);
-            reqwest::ClientBuilder::new()
-                .connect_timeout(dur)
-                .timeout(dur)
+            reqwest::ClientBuilder::new().connect_timeout(dur).timeout(dur)
         };
         #[cfg(target_arch = "wasm32")]
         let client = reqwest::ClientBuilder::new();
@@ -1428,76 +1576,75 @@ const _: () = {
     fn assert_client_hooks()
     where
         Client: ClientHooks<()>,
-    {
-    }
+    {}
 };
 impl Client {
     /**Get AI job status
 
-    Retrieve the current status and details of an AI job, including its state, progress information, and result summary.
+Retrieve the current status and details of an AI job, including its state, progress information, and result summary.
 
-    The response fields vary by state — for example, progress is only present during EXECUTING, and resultSummary is only present when COMPLETE.
+The response fields vary by state — for example, progress is only present during EXECUTING, and resultSummary is only present when COMPLETE.
 
-    Poll this endpoint every 2–5 seconds until the job reaches a terminal state (COMPLETE, FAILED, or CANCELLED).
+Poll this endpoint every 2–5 seconds until the job reaches a terminal state (COMPLETE, FAILED, or CANCELLED).
 
 
-    Sends a `GET` request to `/v1/ai/jobs/{jobId}`
+Sends a `GET` request to `/v1/ai/jobs/{jobId}`
 
-    Arguments:
-    - `job_id`: The unique identifier of the AI job
-    ```ignore
-    let response = client.get_ai_job()
-        .job_id(job_id)
-        .send()
-        .await;
-    ```*/
+Arguments:
+- `job_id`: The unique identifier of the AI job
+```ignore
+let response = client.get_ai_job()
+    .job_id(job_id)
+    .send()
+    .await;
+```*/
     pub fn get_ai_job(&self) -> builder::GetAiJob<'_> {
         builder::GetAiJob::new(self)
     }
     /**Get job status
 
-    <Note>
-      Currently, this endpoint only supports schema refresh jobs. Job IDs from other job types will return an error.
-    </Note>
+<Note>
+  Currently, this endpoint only supports schema refresh jobs. Job IDs from other job types will return an error.
+</Note>
 
-    Retrieves the current status of an asynchronous job. The user authenticating the request must have **read** permissions on the connection.
+Retrieves the current status of an asynchronous job. The user authenticating the request must have **read** permissions on the connection.
 
-    This endpoint is used to check the status of jobs initiated by other API calls, such as schema refreshes. Poll this endpoint to determine when the job has completed.
+This endpoint is used to check the status of jobs initiated by other API calls, such as schema refreshes. Poll this endpoint to determine when the job has completed.
 
 
-    Sends a `GET` request to `/v1/jobs/{jobId}/status`
+Sends a `GET` request to `/v1/jobs/{jobId}/status`
 
-    Arguments:
-    - `job_id`: The job ID returned from an asynchronous operation such as [Refresh schema](/api/models/refresh-schema)
-    ```ignore
-    let response = client.get_job_status()
-        .job_id(job_id)
-        .send()
-        .await;
-    ```*/
+Arguments:
+- `job_id`: The job ID returned from an asynchronous operation such as [Refresh schema](/api/models/refresh-schema)
+```ignore
+let response = client.get_job_status()
+    .job_id(job_id)
+    .send()
+    .await;
+```*/
     pub fn get_job_status(&self) -> builder::GetJobStatus<'_> {
         builder::GetJobStatus::new(self)
     }
     /**Wait for query results
 
-    Polls for the results of one or more query jobs. Use this endpoint when a request to the [Run query endpoint](/api/queries/run-query) times out and returns `remaining_job_ids` in the response.
+Polls for the results of one or more query jobs. Use this endpoint when a request to the [Run query endpoint](/api/queries/run-query) times out and returns `remaining_job_ids` in the response.
 
-    This endpoint will wait for the specified jobs to complete and return their results. If the jobs are still processing when the request times out, the response will include the remaining job IDs to poll again.
+This endpoint will wait for the specified jobs to complete and return their results. If the jobs are still processing when the request times out, the response will include the remaining job IDs to poll again.
 
 
-    Sends a `GET` request to `/v1/query/wait`
+Sends a `GET` request to `/v1/query/wait`
 
-    Arguments:
-    - `job_ids`: An array of job IDs to poll for results. These IDs are returned in the `remaining_job_ids` property when a request to the [Run query endpoint](/api/queries/run-query) times out.
+Arguments:
+- `job_ids`: An array of job IDs to poll for results. These IDs are returned in the `remaining_job_ids` property when a request to the [Run query endpoint](/api/queries/run-query) times out.
 
-    Format the parameter as a JSON array (e.g., `?job_ids=["job-id-1","job-id-2"]`).
+Format the parameter as a JSON array (e.g., `?job_ids=["job-id-1","job-id-2"]`).
 
-    ```ignore
-    let response = client.wait_for_query()
-        .job_ids(job_ids)
-        .send()
-        .await;
-    ```*/
+```ignore
+let response = client.wait_for_query()
+    .job_ids(job_ids)
+    .send()
+    .await;
+```*/
     pub fn wait_for_query(&self) -> builder::WaitForQuery<'_> {
         builder::WaitForQuery::new(self)
     }
@@ -1508,12 +1655,12 @@ pub mod builder {
     use super::types;
     #[allow(unused_imports)]
     use super::{
-        ByteStream, ClientHooks, ClientInfo, Error, OperationInfo, RequestBuilderExt,
-        ResponseValue, encode_path,
+        encode_path, ByteStream, ClientInfo, ClientHooks, Error, OperationInfo,
+        RequestBuilderExt, ResponseValue,
     };
     /**Builder for [`Client::get_ai_job`]
 
-    [`Client::get_ai_job`]: super::Client::get_ai_job*/
+[`Client::get_ai_job`]: super::Client::get_ai_job*/
     #[derive(Debug, Clone)]
     pub struct GetAiJob<'a> {
         client: &'a super::Client,
@@ -1532,23 +1679,28 @@ pub mod builder {
         {
             self.job_id = value
                 .try_into()
-                .map_err(|_| "conversion to `:: uuid :: Uuid` for job_id failed".to_string());
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for job_id failed".to_string()
+                });
             self
         }
         ///Sends a `GET` request to `/v1/ai/jobs/{jobId}`
-        pub async fn send(self) -> Result<ResponseValue<types::AiJob>, Error<types::ApiError>> {
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::AiJob>, Error<types::ApiError>> {
             let Self { client, job_id } = self;
             let job_id = job_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1/ai/jobs/{}",
-                client.baseurl,
-                encode_path(&job_id.to_string()),
+                "{}/v1/ai/jobs/{}", client.baseurl, encode_path(& job_id.to_string()),
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -1568,19 +1720,27 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16..=599u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::get_job_status`]
 
-    [`Client::get_job_status`]: super::Client::get_job_status*/
+[`Client::get_job_status`]: super::Client::get_job_status*/
     #[derive(Debug, Clone)]
     pub struct GetJobStatus<'a> {
         client: &'a super::Client,
@@ -1599,7 +1759,9 @@ pub mod builder {
         {
             self.job_id = value
                 .try_into()
-                .map_err(|_| "conversion to `:: uuid :: Uuid` for job_id failed".to_string());
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for job_id failed".to_string()
+                });
             self
         }
         ///Sends a `GET` request to `/v1/jobs/{jobId}/status`
@@ -1609,15 +1771,17 @@ pub mod builder {
             let Self { client, job_id } = self;
             let job_id = job_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1/jobs/{}/status",
-                client.baseurl,
-                encode_path(&job_id.to_string()),
+                "{}/v1/jobs/{}/status", client.baseurl, encode_path(& job_id
+                .to_string()),
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -1637,19 +1801,27 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16..=599u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::wait_for_query`]
 
-    [`Client::wait_for_query`]: super::Client::wait_for_query*/
+[`Client::wait_for_query`]: super::Client::wait_for_query*/
     #[derive(Debug, Clone)]
     pub struct WaitForQuery<'a> {
         client: &'a super::Client,
@@ -1666,10 +1838,12 @@ pub mod builder {
         where
             V: std::convert::TryInto<::std::vec::Vec<::uuid::Uuid>>,
         {
-            self.job_ids = value.try_into().map_err(|_| {
-                "conversion to `:: std :: vec :: Vec < :: uuid :: Uuid >` for job_ids failed"
-                    .to_string()
-            });
+            self.job_ids = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: vec :: Vec < :: uuid :: Uuid >` for job_ids failed"
+                        .to_string()
+                });
             self
         }
         ///Sends a `GET` request to `/v1/query/wait`
@@ -1680,10 +1854,13 @@ pub mod builder {
             let job_ids = job_ids.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/query/wait", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -1704,12 +1881,20 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16..=599u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

@@ -39,6 +39,7 @@
     rustdoc::broken_intra_doc_links,
     rustdoc::invalid_html_tags
 )]
+#[rustfmt::skip] // formatted by prettyplease in `cargo xtask codegen`
 mod generated;
 mod runtime;
 

@@ -7,7 +7,7 @@
 #[allow(unused_imports)]
 pub use progenitor_client::{ByteStream, ClientInfo, Error, ResponseValue};
 #[allow(unused_imports)]
-use progenitor_client::{ClientHooks, OperationInfo, RequestBuilderExt, encode_path};
+use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderExt};
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
@@ -47,7 +47,9 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct JobStatusResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub completed_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        pub completed_at: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub error_message: ::std::option::Option<::std::string::String>,
@@ -142,7 +144,9 @@ pub mod types {
             {
                 self.detail = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for detail: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for detail: {e}")
+                    });
                 self
             }
             pub fn error<T>(mut self, value: T) -> Self
@@ -152,7 +156,9 @@ pub mod types {
             {
                 self.error = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for error: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for error: {e}")
+                    });
                 self
             }
             pub fn message<T>(mut self, value: T) -> Self
@@ -162,7 +168,9 @@ pub mod types {
             {
                 self.message = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for message: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for message: {e}")
+                    });
                 self
             }
             pub fn status<T>(mut self, value: T) -> Self
@@ -172,7 +180,9 @@ pub mod types {
             {
                 self.status = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
                 self
             }
         }
@@ -221,25 +231,24 @@ pub mod types {
             {
                 self.detail = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for detail: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for detail: {e}")
+                    });
                 self
             }
         }
-        impl ::std::convert::TryFrom<HttpValidationError> for super::HttpValidationError {
+        impl ::std::convert::TryFrom<HttpValidationError>
+        for super::HttpValidationError {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: HttpValidationError,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    detail: value.detail?,
-                })
+                Ok(Self { detail: value.detail? })
             }
         }
         impl ::std::convert::From<super::HttpValidationError> for HttpValidationError {
             fn from(value: super::HttpValidationError) -> Self {
-                Self {
-                    detail: Ok(value.detail),
-                }
+                Self { detail: Ok(value.detail) }
             }
         }
         #[derive(Clone, Debug)]
@@ -256,15 +265,27 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            grid_id:
-                ::std::result::Result<::std::option::Option<::uuid::Uuid>, ::std::string::String>,
-            grid_items_count:
-                ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            grid_id: ::std::result::Result<
+                ::std::option::Option<::uuid::Uuid>,
+                ::std::string::String,
+            >,
+            grid_items_count: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
             job_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
-            job_type: ::std::result::Result<::std::string::String, ::std::string::String>,
-            progress: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
-            related_grid_fill_job_id:
-                ::std::result::Result<::std::option::Option<::uuid::Uuid>, ::std::string::String>,
+            job_type: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            progress: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            related_grid_fill_job_id: ::std::result::Result<
+                ::std::option::Option<::uuid::Uuid>,
+                ::std::string::String,
+            >,
             started_at: ::std::result::Result<
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
@@ -292,13 +313,15 @@ pub mod types {
             pub fn completed_at<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                    >,
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.completed_at = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for completed_at: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for completed_at: {e}")
+                    });
                 self
             }
             pub fn created_at<T>(mut self, value: T) -> Self
@@ -308,7 +331,9 @@ pub mod types {
             {
                 self.created_at = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
                 self
             }
             pub fn error_message<T>(mut self, value: T) -> Self
@@ -318,7 +343,9 @@ pub mod types {
             {
                 self.error_message = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for error_message: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for error_message: {e}")
+                    });
                 self
             }
             pub fn grid_id<T>(mut self, value: T) -> Self
@@ -328,7 +355,9 @@ pub mod types {
             {
                 self.grid_id = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for grid_id: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for grid_id: {e}")
+                    });
                 self
             }
             pub fn grid_items_count<T>(mut self, value: T) -> Self
@@ -336,9 +365,13 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.grid_items_count = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for grid_items_count: {e}")
-                });
+                self.grid_items_count = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for grid_items_count: {e}"
+                        )
+                    });
                 self
             }
             pub fn job_id<T>(mut self, value: T) -> Self
@@ -348,7 +381,9 @@ pub mod types {
             {
                 self.job_id = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for job_id: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for job_id: {e}")
+                    });
                 self
             }
             pub fn job_type<T>(mut self, value: T) -> Self
@@ -358,7 +393,9 @@ pub mod types {
             {
                 self.job_type = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for job_type: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for job_type: {e}")
+                    });
                 self
             }
             pub fn progress<T>(mut self, value: T) -> Self
@@ -368,7 +405,9 @@ pub mod types {
             {
                 self.progress = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for progress: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for progress: {e}")
+                    });
                 self
             }
             pub fn related_grid_fill_job_id<T>(mut self, value: T) -> Self
@@ -376,21 +415,27 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<::uuid::Uuid>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.related_grid_fill_job_id = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for related_grid_fill_job_id: {e}")
-                });
+                self.related_grid_fill_job_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for related_grid_fill_job_id: {e}"
+                        )
+                    });
                 self
             }
             pub fn started_at<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                    >,
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.started_at = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for started_at: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for started_at: {e}")
+                    });
                 self
             }
             pub fn status<T>(mut self, value: T) -> Self
@@ -400,7 +445,9 @@ pub mod types {
             {
                 self.status = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
                 self
             }
         }
@@ -443,7 +490,10 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct ValidationError {
-            loc: ::std::result::Result<::std::vec::Vec<super::LocationItem>, ::std::string::String>,
+            loc: ::std::result::Result<
+                ::std::vec::Vec<super::LocationItem>,
+                ::std::string::String,
+            >,
             msg: ::std::result::Result<::std::string::String, ::std::string::String>,
             type_: ::std::result::Result<::std::string::String, ::std::string::String>,
         }
@@ -464,7 +514,9 @@ pub mod types {
             {
                 self.loc = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for loc: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for loc: {e}")
+                    });
                 self
             }
             pub fn msg<T>(mut self, value: T) -> Self
@@ -474,7 +526,9 @@ pub mod types {
             {
                 self.msg = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for msg: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for msg: {e}")
+                    });
                 self
             }
             pub fn type_<T>(mut self, value: T) -> Self
@@ -484,7 +538,9 @@ pub mod types {
             {
                 self.type_ = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for type_: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
                 self
             }
         }
@@ -516,12 +572,18 @@ pub mod types {
         pub struct ConversionError(::std::borrow::Cow<'static, str>);
         impl ::std::error::Error for ConversionError {}
         impl ::std::fmt::Display for ConversionError {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
+            fn fmt(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> Result<(), ::std::fmt::Error> {
                 ::std::fmt::Display::fmt(&self.0, f)
             }
         }
         impl ::std::fmt::Debug for ConversionError {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
+            fn fmt(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> Result<(), ::std::fmt::Error> {
                 ::std::fmt::Debug::fmt(&self.0, f)
             }
         }
@@ -555,9 +617,7 @@ impl Client {
         #[cfg(not(target_arch = "wasm32"))]
         let client = {
             let dur = ::std::time::Duration::from_secs(15u64);
-            reqwest::ClientBuilder::new()
-                .connect_timeout(dur)
-                .timeout(dur)
+            reqwest::ClientBuilder::new().connect_timeout(dur).timeout(dur)
         };
         #[cfg(target_arch = "wasm32")]
         let client = reqwest::ClientBuilder::new();
@@ -595,20 +655,19 @@ const _: () = {
     fn assert_client_hooks()
     where
         Client: ClientHooks<()>,
-    {
-    }
+    {}
 };
 impl Client {
     /**Get Job
 
-    Sends a `GET` request to `/v1/jobs/{job_id}`
+Sends a `GET` request to `/v1/jobs/{job_id}`
 
-    ```ignore
-    let response = client.get_job()
-        .job_id(job_id)
-        .send()
-        .await;
-    ```*/
+```ignore
+let response = client.get_job()
+    .job_id(job_id)
+    .send()
+    .await;
+```*/
     pub fn get_job(&self) -> builder::GetJob<'_> {
         builder::GetJob::new(self)
     }
@@ -619,12 +678,12 @@ pub mod builder {
     use super::types;
     #[allow(unused_imports)]
     use super::{
-        ByteStream, ClientHooks, ClientInfo, Error, OperationInfo, RequestBuilderExt,
-        ResponseValue, encode_path,
+        encode_path, ByteStream, ClientInfo, ClientHooks, Error, OperationInfo,
+        RequestBuilderExt, ResponseValue,
     };
     /**Builder for [`Client::get_job`]
 
-    [`Client::get_job`]: super::Client::get_job*/
+[`Client::get_job`]: super::Client::get_job*/
     #[derive(Debug, Clone)]
     pub struct GetJob<'a> {
         client: &'a super::Client,
@@ -643,7 +702,9 @@ pub mod builder {
         {
             self.job_id = value
                 .try_into()
-                .map_err(|_| "conversion to `:: uuid :: Uuid` for job_id failed".to_string());
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for job_id failed".to_string()
+                });
             self
         }
         ///Sends a `GET` request to `/v1/jobs/{job_id}`
@@ -653,15 +714,16 @@ pub mod builder {
             let Self { client, job_id } = self;
             let job_id = job_id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/v1/jobs/{}",
-                client.baseurl,
-                encode_path(&job_id.to_string()),
+                "{}/v1/jobs/{}", client.baseurl, encode_path(& job_id.to_string()),
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -681,12 +743,20 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16..=599u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

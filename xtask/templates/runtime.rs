@@ -15,7 +15,8 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use crate::generated::{Client, Error, JSON_QUERY_PARAMS, REQUEST_TIMEOUTS, types::ApiError};
 
 /// The default `User-Agent`: this crate's name and version.
-pub const DEFAULT_USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
+pub const DEFAULT_USER_AGENT: &str =
+    concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
 
 /// Default timeout for establishing a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -219,7 +220,9 @@ impl ClientBuilder {
             }
             None => {}
         }
-        let user_agent = self.user_agent.unwrap_or_else(|| DEFAULT_USER_AGENT.to_owned());
+        let user_agent = self
+            .user_agent
+            .unwrap_or_else(|| DEFAULT_USER_AGENT.to_owned());
         let user_agent = HeaderValue::from_str(&user_agent)
             .map_err(|_| ConfigError::InvalidUserAgent(user_agent.clone()))?;
         headers.insert(header::USER_AGENT, user_agent);
@@ -322,7 +325,10 @@ fn validate_base_url(raw: &str, source_name: &'static str) -> Result<String, Con
     let trimmed = raw.trim().trim_end_matches('/');
     let url = reqwest::Url::parse(trimmed).map_err(|e| fail(e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(fail(format!("scheme must be http or https, not {}", url.scheme())));
+        return Err(fail(format!(
+            "scheme must be http or https, not {}",
+            url.scheme()
+        )));
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(fail("has no host".to_owned()));
@@ -536,7 +542,9 @@ impl ErrorExt for Error<ApiError> {
                 error_text(body, reqwest::StatusCode::OK)
             ),
             Error::CommunicationError(e) => format!("request failed: {}", error_chain(e)),
-            Error::ResponseBodyError(e) => format!("reading the response failed: {}", error_chain(e)),
+            Error::ResponseBodyError(e) => {
+                format!("reading the response failed: {}", error_chain(e))
+            }
             Error::InvalidUpgrade(e) => format!("connection upgrade failed: {}", error_chain(e)),
             Error::InvalidRequest(s) => format!("invalid request: {s}"),
             Error::Custom(s) => s.clone(),
@@ -570,7 +578,9 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         return Some(Duration::from_secs(seconds));
     }
     let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let at = SystemTime::UNIX_EPOCH
-        + Duration::from_secs(u64::try_from(date.timestamp()).ok()?);
-    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(date.timestamp()).ok()?);
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
