@@ -184,12 +184,18 @@ pub fn generate(root: &Path, sdk: &Sdk) -> Result<Output, CodegenError> {
     let crate_ident = sdk.crate_dir.replace('-', "_");
     let runtime = header(
         RUNTIME_TEMPLATE_PATH,
-        &[(RUNTIME_TEMPLATE_PATH, sha256_hex(RUNTIME_TEMPLATE.as_bytes()))],
+        &[(
+            RUNTIME_TEMPLATE_PATH,
+            sha256_hex(RUNTIME_TEMPLATE.as_bytes()),
+        )],
     ) + &RUNTIME_TEMPLATE.replace("__CRATE__", &crate_ident);
 
     let src = root.join(sdk.crate_dir).join("src");
     Ok(Output {
-        files: vec![(src.join("generated.rs"), generated), (src.join("runtime.rs"), runtime)],
+        files: vec![
+            (src.join("generated.rs"), generated),
+            (src.join("runtime.rs"), runtime),
+        ],
         warnings,
     })
 }
@@ -286,7 +292,9 @@ mod tests {
 
     #[test]
     fn yaml_errors_carry_line_and_column() {
-        let err = parse_document(b"a: [1, 2\nb: 3\n", "x.yaml").unwrap_err().to_string();
+        let err = parse_document(b"a: [1, 2\nb: 3\n", "x.yaml")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("x.yaml: invalid YAML/JSON"), "{err}");
         assert!(err.contains("line"), "{err}");
     }

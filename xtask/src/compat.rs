@@ -16,7 +16,9 @@ use serde_json::{Map, Value, json};
 /// Name of the permissive error schema added to `components.schemas`.
 pub const ERROR_SCHEMA: &str = "ApiError";
 
-const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
 
 fn operations_mut(doc: &mut Value) -> impl Iterator<Item = &mut Map<String, Value>> {
     doc.get_mut("paths")
@@ -51,15 +53,23 @@ pub fn unify_error_responses(doc: &mut Value) {
         let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
             continue;
         };
-        let default_description = responses
-            .remove("default")
-            .and_then(|d| d.get("description").and_then(Value::as_str).map(str::to_owned));
+        let default_description = responses.remove("default").and_then(|d| {
+            d.get("description")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
         // Collapse every 4xx/5xx into `4XX`/`5XX`: they all decode into the same type, and
         // progenitor matches ranges before codes (the codes would be unreachable arms).
         let mut described: [Vec<String>; 2] = [Vec::new(), Vec::new()];
-        let codes: Vec<String> = responses.keys().filter(|c| is_error_status(c)).cloned().collect();
+        let codes: Vec<String> = responses
+            .keys()
+            .filter(|c| is_error_status(c))
+            .cloned()
+            .collect();
         for code in codes {
-            let Some(response) = responses.remove(&code) else { continue };
+            let Some(response) = responses.remove(&code) else {
+                continue;
+            };
             // Resolve a `$ref` to components.responses so the description survives.
             let resolved = match response.get("$ref").and_then(Value::as_str) {
                 Some(r) => r
@@ -186,8 +196,15 @@ pub fn json_query_params(doc: &Value) -> Vec<(String, String)> {
     for item in paths.values() {
         for method in METHODS {
             let Some(op) = item.get(method) else { continue };
-            let op_id = op.get("operationId").and_then(Value::as_str).unwrap_or_default();
-            let params = op.get("parameters").and_then(Value::as_array).into_iter().flatten();
+            let op_id = op
+                .get("operationId")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let params = op
+                .get("parameters")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten();
             for p in params {
                 let marked = p.get(JSON_QUERY_EXTENSION).and_then(Value::as_str) == Some("json");
                 let in_query = p.get("in").and_then(Value::as_str) == Some("query");
@@ -226,12 +243,21 @@ mod tests {
         let codes: Vec<&String> = r.as_object().unwrap().keys().collect();
         assert_eq!(codes, ["200", "4XX", "5XX"]);
         for code in ["4XX", "5XX"] {
-            assert_eq!(r[code]["content"]["application/json"]["schema"], want, "{code}");
+            assert_eq!(
+                r[code]["content"]["application/json"]["schema"], want,
+                "{code}"
+            );
         }
         let d4 = r["4XX"]["description"].as_str().unwrap();
-        assert!(d4.contains("401: nope") && d4.contains("429: slow down"), "{d4}");
+        assert!(
+            d4.contains("401: nope") && d4.contains("429: slow down"),
+            "{d4}"
+        );
         assert_eq!(r["5XX"]["description"], "other");
-        assert_eq!(r["200"]["content"]["application/json"]["schema"]["type"], "string");
+        assert_eq!(
+            r["200"]["content"]["application/json"]["schema"]["type"],
+            "string"
+        );
         assert!(doc["components"]["schemas"]["ApiError"]["properties"]["detail"].is_object());
     }
 
@@ -261,6 +287,9 @@ mod tests {
             {"name": "ids", "in": "query", "x-sdk-query-encoding": "json"},
             {"name": "other", "in": "query"}
         ]}}}});
-        assert_eq!(json_query_params(&doc), vec![("wait".to_owned(), "ids".to_owned())]);
+        assert_eq!(
+            json_query_params(&doc),
+            vec![("wait".to_owned(), "ids".to_owned())]
+        );
     }
 }

@@ -36,11 +36,14 @@
 //!    Unknown type names are removed with a warning (progenitor panics on them); the
 //!    Swagger 2 `type: file` becomes `type: string, format: binary`.
 //! 2. `anyOf`/`oneOf` with a null member (`{type: "null"}`, `{type: ["null"]}`,
-//!    `{enum: [null]}`, `{const: null}`): the member is removed and `nullable: true` set;
-//!    a single remaining member is merged into the parent (a `$ref` ends up as
-//!    `allOf: [{$ref}]`, see 6), or appended to `allOf` if its keywords clash with the
-//!    parent's. Annotations of the parent (`title`, `description`, `default`…) win.
-//! 3. `const: V` → `enum: [V]`; an `enum` holding `null` also gets `nullable: true`.
+//!    `{enum: [null]}`, `{const: null}`, or anything that lowers to one of those): the
+//!    member is removed and `nullable: true` set; a single remaining member is merged
+//!    into the parent (a `$ref` ends up as `allOf: [{$ref}]`, see 6), or appended to
+//!    `allOf` if its keywords clash with the parent's; the parent's annotations (`title`,
+//!    `description`, `default`…) win. An `enum` of the merged member gets `null` added.
+//! 3. `const: V` → `enum: [V]`. An `enum` holding `null` gets `nullable: true` and, when
+//!    the schema has no `type`, the type shared by its other values (progenitor reads an
+//!    untyped nullable enum as "only null").
 //! 4. `examples: [..]` → `example: <first>` (only in schemas, only when an array).
 //! 5. Numeric `exclusiveMinimum: N` → `minimum: N, exclusiveMinimum: true` (keeping a
 //!    tighter `minimum` if there is one); same for the maximum. A boolean exclusive bound
@@ -75,12 +78,12 @@ use serde_json::{Map, Value, json};
 
 /// One construct that could not be lowered to OpenAPI 3.0.3.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Warning {
+pub(crate) struct Warning {
     /// RFC 6901 JSON pointer to the schema/node holding the construct, e.g.
     /// `/components/schemas/Foo/prefixItems`.
-    pub pointer: String,
+    pub(crate) pointer: String,
     /// What was found and what was done with it.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl fmt::Display for Warning {
@@ -92,7 +95,7 @@ impl fmt::Display for Warning {
 /// Lowers `doc` from OpenAPI 3.1 to 3.0.3 in place. A 3.0.x document is left as is except
 /// that the same schema rewrites are harmless on it. Returns warnings in document order
 /// (deterministic: same input, same output, same warnings).
-pub fn normalize(doc: &mut Value) -> Vec<Warning> {
+pub(crate) fn normalize(doc: &mut Value) -> Vec<Warning> {
     let mut lowerer = Lowerer::default();
     lowerer.document(doc);
     lowerer.warnings
@@ -535,7 +538,8 @@ impl Lowerer {
                     continue;
                 };
                 let before = members.len();
-                members.retain(|member| !is_null_schema(member));
+                let depth = self.depth;
+                members.retain(|member| !lowers_to_null(member, depth));
                 if members.len() == before {
                     continue;
                 }
@@ -592,13 +596,7 @@ impl Lowerer {
             );
         }
         self.lower_type(schema, ptr);
-        if schema
-            .get("enum")
-            .and_then(Value::as_array)
-            .is_some_and(|values| values.iter().any(Value::is_null))
-        {
-            schema.insert("nullable".to_owned(), Value::Bool(true));
-        }
+        lower_nullable_enum(schema);
         if schema.len() > 1
             && schema.get("$ref").is_some_and(Value::is_string)
             && let Some(reference) = schema.remove("$ref")
@@ -705,11 +703,17 @@ impl Lowerer {
         for key in keys(schema) {
             let p = child(ptr, &key);
             if let Some(what) = untranslatable(&key) {
+                let hint = if key == "$defs" {
+                    " (a `$ref` into it will not resolve: move its schemas to \
+                     `components/schemas`)"
+                } else {
+                    ""
+                };
                 self.warn(
                     &p,
                     format!(
                         "`{key}` ({what}) has no OpenAPI 3.0 equivalent; left in place, ignored \
-                         by the generator"
+                         by the generator{hint}"
                     ),
                 );
             }
@@ -818,6 +822,33 @@ fn make_null_only(schema: &mut Map<String, Value>) {
     }
 }
 
+/// Rewrite 3, second half: an `enum` listing `null` needs `nullable: true` in 3.0. On a
+/// schema without `type`, the type all other values share is added too: progenitor reads
+/// an untyped `nullable` schema with an `enum` as "only null" and then rejects the values.
+fn lower_nullable_enum(schema: &mut Map<String, Value>) {
+    let Some(Value::Array(values)) = schema.get("enum") else {
+        return;
+    };
+    if !values.iter().any(Value::is_null) {
+        return;
+    }
+    let non_null: Vec<&Value> = values.iter().filter(|value| !value.is_null()).collect();
+    let untyped = !["type", "$ref", "allOf", "anyOf", "oneOf", "not"]
+        .iter()
+        .any(|key| schema.contains_key(*key));
+    let inferred = ["string", "boolean", "integer", "number"]
+        .into_iter()
+        .find(|name| {
+            untyped
+                && !non_null.is_empty()
+                && non_null.iter().all(|value| value_has_type(value, name))
+        });
+    schema.insert("nullable".to_owned(), Value::Bool(true));
+    if let Some(name) = inferred {
+        schema.insert("type".to_owned(), json!(name));
+    }
+}
+
 /// Adds `member` to the schema's `allOf` (first if `front`), creating it if needed.
 fn add_all_of(schema: &mut Map<String, Value>, member: Value, front: bool) {
     match schema.get_mut("allOf") {
@@ -862,14 +893,7 @@ fn is_null_schema(member: &Value) -> bool {
                 .as_array()
                 .is_some_and(|values| !values.is_empty() && values.iter().all(Value::is_null)),
             "const" => value.is_null(),
-            "nullable" => {
-                if value.as_bool() == Some(true) {
-                    continue;
-                }
-                return false;
-            }
-            "$comment" => continue,
-            other if ANNOTATIONS.contains(&other) || is_extension(other) => continue,
+            other if ignored_by_null(other) => continue,
             _ => return false,
         };
         if !says_null {
@@ -878,6 +902,87 @@ fn is_null_schema(member: &Value) -> bool {
         null_only = true;
     }
     null_only
+}
+
+/// Whether `member` only allows null once lowered: decided on a lowered copy (warnings
+/// discarded), so that `{anyOf: [{type: "null"}]}` or `{type: ["null"], const: null}` count,
+/// and a member kept by one pass is never removed by the next.
+fn lowers_to_null(member: &Value, depth: usize) -> bool {
+    if is_null_schema(member) {
+        return true;
+    }
+    if depth >= MAX_DEPTH {
+        return false;
+    }
+    let Value::Object(member) = member else {
+        return false;
+    };
+    // Cheap exits before copying: lowering never removes any other keyword, and keeps a
+    // non-null type name.
+    let could_be_null = member.iter().all(|(key, value)| match key.as_str() {
+        "type" => value
+            .as_str()
+            .is_none_or(|name| !KNOWN_TYPES.contains(&name)),
+        "enum" | "const" | "anyOf" | "oneOf" => true,
+        other => ignored_by_null(other),
+    });
+    if !could_be_null {
+        return false;
+    }
+    let mut copy = member.clone();
+    let mut scratch = Lowerer {
+        depth: depth + 1,
+        ..Lowerer::default()
+    };
+    scratch.collapse_null_members(&mut copy);
+    scratch.lower_keywords(&mut copy, "");
+    is_null_schema(&Value::Object(copy))
+}
+
+/// Keywords that cannot reject a null instance (annotations, keywords of other types,
+/// `nullable` itself), so a schema saying "null" stays null-only with them. Lowering a
+/// schema never turns one of its other keywords into one of these, which keeps
+/// [`is_null_schema`] stable across passes.
+fn ignored_by_null(key: &str) -> bool {
+    const OTHER_TYPES: [&str; 31] = [
+        "minLength",
+        "maxLength",
+        "pattern",
+        "format",
+        "contentEncoding",
+        "contentMediaType",
+        "contentSchema",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "items",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "prefixItems",
+        "contains",
+        "minContains",
+        "maxContains",
+        "unevaluatedItems",
+        "properties",
+        "required",
+        "additionalProperties",
+        "minProperties",
+        "maxProperties",
+        "patternProperties",
+        "propertyNames",
+        "dependentRequired",
+        "dependentSchemas",
+        "unevaluatedProperties",
+    ];
+    key == "nullable"
+        || key == "$comment"
+        || DROPPED_KEYWORDS.contains(&key)
+        || ANNOTATIONS.contains(&key)
+        || OTHER_TYPES.contains(&key)
+        || is_extension(key)
 }
 
 /// Merges the only non-null member of a nullable combinator into its parent, or appends it
@@ -1085,6 +1190,10 @@ fn split_types(schema: &mut Map<String, Value>, types: &[&str]) {
 
     // Enum values go to the branch of their type when that is unambiguous; branches left
     // without values cannot match and are dropped. Nulls are covered by `nullable`.
+    let enum_has_null = schema
+        .get("enum")
+        .and_then(Value::as_array)
+        .is_some_and(|values| values.iter().any(Value::is_null));
     let split_enum = match schema.get("enum") {
         Some(Value::Array(values)) if values.iter().any(|value| !value.is_null()) => {
             let mut per_branch: Vec<Vec<Value>> = vec![Vec::new(); types.len()];
@@ -1125,7 +1234,14 @@ fn split_types(schema: &mut Map<String, Value>, types: &[&str]) {
 
     if branches.len() == 1 {
         for branch in branches {
-            for (key, value) in branch {
+            for (key, mut value) in branch {
+                // One type left: the enum is the schema's own again and must keep null.
+                if key == "enum"
+                    && enum_has_null
+                    && let Value::Array(values) = &mut value
+                {
+                    values.push(Value::Null);
+                }
                 schema.insert(key, value);
             }
         }
@@ -1143,9 +1259,7 @@ fn split_types(schema: &mut Map<String, Value>, types: &[&str]) {
 fn untranslatable(key: &str) -> Option<&'static str> {
     Some(match key {
         "prefixItems" => "tuple validation",
-        "$defs" => {
-            "local definitions; a `$ref` into it will not resolve, move them to `components/schemas`"
-        }
+        "$defs" => "local schema definitions",
         "if" | "then" | "else" => "conditional subschema",
         "patternProperties" => "properties matched by a pattern",
         "unevaluatedProperties" => "constraint on unevaluated properties",
@@ -1526,9 +1640,15 @@ mod tests {
                 ]
             })
         );
-        // One branch left: no anyOf at all.
+        // One branch left: no anyOf at all, and null stays allowed.
         let schema = lower_quiet(json!({ "type": ["string", "integer"], "enum": ["a", "b"] }));
         assert_eq!(schema, json!({ "type": "string", "enum": ["a", "b"] }));
+        let schema =
+            lower_quiet(json!({ "type": ["string", "integer", "null"], "enum": ["a", null] }));
+        assert_eq!(
+            schema,
+            json!({ "type": "string", "enum": ["a", null], "nullable": true })
+        );
         // 1 fits integer and number: kept on the parent.
         let schema = lower_quiet(json!({ "type": ["integer", "number"], "enum": [1] }));
         assert_eq!(
@@ -1646,7 +1766,12 @@ mod tests {
         let schema = lower_quiet(json!({ "anyOf": [{ "type": "string" }, { "enum": [null, 1] }] }));
         assert_eq!(
             schema,
-            json!({ "anyOf": [{ "type": "string" }, { "enum": [null, 1], "nullable": true }] })
+            json!({
+                "anyOf": [
+                    { "type": "string" },
+                    { "enum": [null, 1], "nullable": true, "type": "integer" }
+                ]
+            })
         );
     }
 
@@ -1703,7 +1828,7 @@ mod tests {
         }));
         assert_eq!(
             schema,
-            json!({ "enum": ["a", null], "nullable": true, "example": "a" })
+            json!({ "enum": ["a", null], "nullable": true, "example": "a", "type": "string" })
         );
         let schema = lower_quiet(json!({
             "anyOf": [{ "type": "string", "enum": ["a", "b"] }, { "type": "null" }],
@@ -1738,6 +1863,33 @@ mod tests {
         assert_eq!(
             lower_quiet(json!({ "type": "string", "enum": ["a", null] })),
             json!({ "type": "string", "enum": ["a", null], "nullable": true })
+        );
+    }
+
+    #[test]
+    fn nullable_enum_without_type_gets_the_type_of_its_values() {
+        assert_eq!(
+            lower_quiet(json!({ "enum": ["a", null] })),
+            json!({ "type": "string", "enum": ["a", null], "nullable": true })
+        );
+        assert_eq!(
+            lower_quiet(json!({ "enum": [1, 2.5, null] })),
+            json!({ "type": "number", "enum": [1, 2.5, null], "nullable": true })
+        );
+        assert_eq!(
+            lower_quiet(json!({ "enum": ["a", 1, null] })),
+            json!({ "enum": ["a", 1, null], "nullable": true })
+        );
+        // Only when null is listed; never next to a reference or combinator.
+        assert_eq!(
+            lower_quiet(json!({ "enum": ["a"] })),
+            json!({ "enum": ["a"] })
+        );
+        assert_eq!(
+            lower_quiet(
+                json!({ "enum": ["a", null], "allOf": [{ "$ref": "#/components/schemas/E" }] })
+            ),
+            json!({ "enum": ["a", null], "nullable": true, "allOf": [{ "$ref": "#/components/schemas/E" }] })
         );
     }
 

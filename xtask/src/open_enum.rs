@@ -130,7 +130,8 @@ fn string_enum_values(e: &ItemEnum) -> Option<Vec<String>> {
 fn rewrite(e: &mut ItemEnum, wire: &[String]) -> TokenStream {
     // Derives: no serde (hand-written below), no Copy (Unknown holds a String).
     e.attrs.retain(|a| !a.path().is_ident("derive"));
-    e.attrs.push(syn::parse_quote!(#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]));
+    e.attrs
+        .push(syn::parse_quote!(#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]));
     for v in e.variants.iter_mut() {
         v.attrs.retain(|a| !a.path().is_ident("serde"));
     }
@@ -152,7 +153,10 @@ fn rewrite(e: &mut ItemEnum, wire: &[String]) -> TokenStream {
         .filter(|v| matches!(v.fields, Fields::Unit))
         .map(|v| v.ident.clone())
         .collect();
-    let lits: Vec<_> = wire.iter().map(|w| LitStr::new(w, Span::call_site())).collect();
+    let lits: Vec<_> = wire
+        .iter()
+        .map(|w| LitStr::new(w, Span::call_site()))
+        .collect();
     quote! {
         impl #name {
             /// The value as sent on the wire.
@@ -239,7 +243,11 @@ mod tests {
         assert!(!out.contains("Copy"), "{out}");
         assert!(!out.contains("#[serde"), "{out}");
         assert!(!out.contains("TryFrom<&str>"), "{out}");
-        assert_eq!(out.matches("impl ::std::fmt::Display for Status").count(), 1, "{out}");
+        assert_eq!(
+            out.matches("impl ::std::fmt::Display for Status").count(),
+            1,
+            "{out}"
+        );
         assert!(out.contains("impl Default for Status"), "{out}");
     }
 

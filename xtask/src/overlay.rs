@@ -86,7 +86,10 @@ pub fn apply(doc: &mut Value, overlay: &Value, file: &str) -> Result<(), Overlay
                 "selects nothing in the document (did upstream change? review the fix)".into(),
             ));
         }
-        let remove = action.get("remove").and_then(Value::as_bool).unwrap_or(false);
+        let remove = action
+            .get("remove")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         match (action.get("update"), remove) {
             (Some(_), true) => return Err(fail("has both `update` and `remove`".into())),
             (None, false) => return Err(fail("has neither `update` nor `remove: true`".into())),
@@ -109,7 +112,8 @@ pub fn apply(doc: &mut Value, overlay: &Value, file: &str) -> Result<(), Overlay
             (None, true) => {
                 // Remove deepest/last first so that array indices stay valid.
                 for pointer in pointers.iter().rev() {
-                    remove_at(doc, pointer).ok_or_else(|| fail(format!("cannot remove {pointer}")))?;
+                    remove_at(doc, pointer)
+                        .ok_or_else(|| fail(format!("cannot remove {pointer}")))?;
                 }
             }
         }
@@ -160,10 +164,14 @@ mod tests {
 
     #[test]
     fn update_merges_objects_recursively() {
-        let mut doc = json!({"paths": {"/a": {"get": {"operationId": "long_name", "tags": ["x"]}}}});
+        let mut doc =
+            json!({"paths": {"/a": {"get": {"operationId": "long_name", "tags": ["x"]}}}});
         let ov = overlay(json!([{"target": "$.paths['/a'].get", "update": {"operationId": "a"}}]));
         apply(&mut doc, &ov, "o.yaml").unwrap();
-        assert_eq!(doc, json!({"paths": {"/a": {"get": {"operationId": "a", "tags": ["x"]}}}}));
+        assert_eq!(
+            doc,
+            json!({"paths": {"/a": {"get": {"operationId": "a", "tags": ["x"]}}}})
+        );
     }
 
     #[test]
@@ -200,7 +208,12 @@ mod tests {
         assert!(apply(&mut doc, &json!({"actions": []}), "o").is_err());
         assert!(apply(&mut doc, &json!({"overlay": "2.0.0", "actions": []}), "o").is_err());
         let bad_path = overlay(json!([{"target": "$[", "remove": true}]));
-        assert!(apply(&mut doc, &bad_path, "o").unwrap_err().to_string().contains("bad JSONPath"));
+        assert!(
+            apply(&mut doc, &bad_path, "o")
+                .unwrap_err()
+                .to_string()
+                .contains("bad JSONPath")
+        );
         let both = overlay(json!([{"target": "$", "remove": true, "update": {}}]));
         assert!(apply(&mut doc, &both, "o").is_err());
     }

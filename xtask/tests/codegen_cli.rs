@@ -17,7 +17,10 @@ const FILES: [&str; 8] = [
 ];
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// A scratch workspace holding copies of the specs and of the committed generated files.
@@ -49,7 +52,10 @@ fn text(out: &Output) -> String {
 }
 
 fn snapshot(root: &Path) -> Vec<Vec<u8>> {
-    FILES.iter().map(|f| std::fs::read(root.join(f)).unwrap()).collect()
+    FILES
+        .iter()
+        .map(|f| std::fs::read(root.join(f)).unwrap())
+        .collect()
 }
 
 #[test]
@@ -64,17 +70,28 @@ fn check_fails_with_a_diff_after_a_one_character_spec_change() {
     let dir = scratch();
     let spec = dir.path().join("specs/retailgrid.yaml");
     let yaml = std::fs::read_to_string(&spec).unwrap();
-    // "Job Type" -> "Job Typo": one character, in a description that reaches the docs.
-    let changed = yaml.replacen("title: Job Type", "title: Job Typo", 1);
+    // "status" -> "statue": one character, in a description that reaches the docs.
+    let changed = yaml.replacen("current status for", "current statue for", 1);
     assert_ne!(yaml, changed);
     std::fs::write(&spec, changed).unwrap();
     let before = snapshot(dir.path());
     let out = xtask(dir.path(), &["codegen", "--check"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("--- a/retailgrid-sdk/src/generated.rs"), "{stdout}");
-    assert!(stdout.contains("+++ b/retailgrid-sdk/src/generated.rs"), "{stdout}");
-    assert!(stdout.lines().any(|l| l.starts_with('+') && l.contains("Job Typo")), "{stdout}");
+    assert!(
+        stdout.contains("--- a/retailgrid-sdk/src/generated.rs"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("+++ b/retailgrid-sdk/src/generated.rs"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with('+') && l.contains("current statue for")),
+        "{stdout}"
+    );
     assert_eq!(before, snapshot(dir.path()), "--check must write nothing");
 }
 
@@ -83,14 +100,22 @@ fn generation_is_deterministic_and_idempotent() {
     let dir = scratch();
     let spec = dir.path().join("specs/omni.yaml");
     let yaml = std::fs::read_to_string(&spec).unwrap();
-    std::fs::write(&spec, yaml.replacen("Get job status", "Get the job status", 1)).unwrap();
+    std::fs::write(
+        &spec,
+        yaml.replacen("Get job status", "Get the job status", 1),
+    )
+    .unwrap();
     let out = xtask(dir.path(), &["codegen"]);
     assert!(out.status.success(), "{}", text(&out));
     let first = snapshot(dir.path());
     let out = xtask(dir.path(), &["codegen"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(first, snapshot(dir.path()));
-    assert!(text(&out).contains("unchanged: omni-sdk/src/generated.rs"), "{}", text(&out));
+    assert!(
+        text(&out).contains("unchanged: omni-sdk/src/generated.rs"),
+        "{}",
+        text(&out)
+    );
     let out = xtask(dir.path(), &["codegen", "--check"]);
     assert!(out.status.success(), "{}", text(&out));
 }
@@ -102,9 +127,17 @@ fn a_missing_spec_is_a_clear_error_and_writes_nothing() {
     std::fs::write(dir.path().join("retailgrid-sdk/src/generated.rs"), "stale").unwrap();
     let out = xtask(dir.path(), &["codegen"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("cannot read specs/omni.yaml"), "{}", text(&out));
+    assert!(
+        text(&out).contains("cannot read specs/omni.yaml"),
+        "{}",
+        text(&out)
+    );
     let untouched = std::fs::read_to_string(dir.path().join("retailgrid-sdk/src/generated.rs"));
-    assert_eq!(untouched.unwrap(), "stale", "one bad spec must leave every file alone");
+    assert_eq!(
+        untouched.unwrap(),
+        "stale",
+        "one bad spec must leave every file alone"
+    );
 }
 
 #[test]
@@ -112,12 +145,18 @@ fn a_yaml_syntax_error_names_the_file_line_and_column() {
     let dir = scratch();
     let spec = dir.path().join("specs/retailgrid.yaml");
     let yaml = std::fs::read_to_string(&spec).unwrap();
-    std::fs::write(&spec, yaml.replacen("  title: Retailgrid Public API", "  title: [unclosed", 1))
-        .unwrap();
+    std::fs::write(
+        &spec,
+        yaml.replacen("  title: Retailgrid Public API", "  title: [unclosed", 1),
+    )
+    .unwrap();
     let out = xtask(dir.path(), &["codegen"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let msg = text(&out);
-    assert!(msg.contains("specs/retailgrid.yaml: invalid YAML/JSON"), "{msg}");
+    assert!(
+        msg.contains("specs/retailgrid.yaml: invalid YAML/JSON"),
+        "{msg}"
+    );
     assert!(msg.contains("line ") && msg.contains("column "), "{msg}");
     assert!(!msg.contains("panicked"), "{msg}");
 }
@@ -138,8 +177,14 @@ fn a_spec_progenitor_cannot_handle_is_reported_not_a_panic() {
     let out = xtask(dir.path(), &["codegen"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let msg = text(&out);
-    assert!(msg.contains("specs/retailgrid.yaml: progenitor cannot generate a client"), "{msg}");
-    assert!(!msg.contains("RUST_BACKTRACE"), "a panic must not leak through: {msg}");
+    assert!(
+        msg.contains("specs/retailgrid.yaml: progenitor cannot generate a client"),
+        "{msg}"
+    );
+    assert!(
+        !msg.contains("RUST_BACKTRACE"),
+        "a panic must not leak through: {msg}"
+    );
 }
 
 #[test]
@@ -147,7 +192,11 @@ fn an_overlay_target_that_no_longer_matches_is_an_error() {
     let dir = scratch();
     let overlay = dir.path().join("specs/retailgrid.overlay.yaml");
     let text0 = std::fs::read_to_string(&overlay).unwrap();
-    std::fs::write(&overlay, text0.replace("/v1/jobs/{job_id}", "/v1/gone/{job_id}")).unwrap();
+    std::fs::write(
+        &overlay,
+        text0.replace("/v1/jobs/{job_id}", "/v1/gone/{job_id}"),
+    )
+    .unwrap();
     let out = xtask(dir.path(), &["codegen", "--check"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("selects nothing"), "{}", text(&out));
@@ -155,7 +204,10 @@ fn an_overlay_target_that_no_longer_matches_is_an_error() {
 
 #[test]
 fn unknown_arguments_are_a_usage_error() {
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask")).arg("codegne").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("codegne")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("usage: cargo xtask"), "{}", text(&out));
 }
