@@ -1905,8 +1905,10 @@ pub mod prelude {
     pub use self::super::Client;
 }
 /// Query parameters sent as one JSON-encoded value (`x-sdk-query-encoding: json`):
-/// `(operation id, parameter name)`. Read by the runtime's request hook.
-pub(crate) const JSON_QUERY_PARAMS: &[(&str, &str)] = &[("wait_for_query", "job_ids")];
+/// `(operation id, parameter name, required)`. Read by the runtime's request hook.
+pub(crate) const JSON_QUERY_PARAMS: &[(&str, &str, bool)] = &[
+    ("wait_for_query", "job_ids", true),
+];
 /// Per-operation request timeouts in seconds (`x-sdk-timeout-seconds`), overriding
 /// the client's: `(operation id, seconds)`. Read by the runtime's request hook.
 pub(crate) const REQUEST_TIMEOUTS: &[(&str, u64)] = &[("wait_for_query", 120u64)];

@@ -767,8 +767,8 @@ pub mod prelude {
     pub use self::super::Client;
 }
 /// Query parameters sent as one JSON-encoded value (`x-sdk-query-encoding: json`):
-/// `(operation id, parameter name)`. Read by the runtime's request hook.
-pub(crate) const JSON_QUERY_PARAMS: &[(&str, &str)] = &[];
+/// `(operation id, parameter name, required)`. Read by the runtime's request hook.
+pub(crate) const JSON_QUERY_PARAMS: &[(&str, &str, bool)] = &[];
 /// Per-operation request timeouts in seconds (`x-sdk-timeout-seconds`), overriding
 /// the client's: `(operation id, seconds)`. Read by the runtime's request hook.
 pub(crate) const REQUEST_TIMEOUTS: &[(&str, u64)] = &[];

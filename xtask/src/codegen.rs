@@ -200,15 +200,15 @@ pub fn generate(root: &Path, sdk: &Sdk) -> Result<Output, CodegenError> {
     })
 }
 
-fn json_params_item(params: &[(String, String)]) -> syn::Item {
-    let entries = params.iter().map(|(op, name)| {
+fn json_params_item(params: &[(String, String, bool)]) -> syn::Item {
+    let entries = params.iter().map(|(op, name, required)| {
         let op = op_snake_case(op);
-        quote::quote! { (#op, #name) }
+        quote::quote! { (#op, #name, #required) }
     });
     let tokens = quote::quote! {
         /// Query parameters sent as one JSON-encoded value (`x-sdk-query-encoding: json`):
-        /// `(operation id, parameter name)`. Read by the runtime's request hook.
-        pub(crate) const JSON_QUERY_PARAMS: &[(&str, &str)] = &[#(#entries),*];
+        /// `(operation id, parameter name, required)`. Read by the runtime's request hook.
+        pub(crate) const JSON_QUERY_PARAMS: &[(&str, &str, bool)] = &[#(#entries),*];
     };
     // A constant built from string literals always parses.
     syn::parse2(tokens).unwrap_or_else(|_| syn::Item::Verbatim(proc_macro2::TokenStream::new()))

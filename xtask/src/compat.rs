@@ -186,9 +186,9 @@ pub fn request_timeouts(doc: &Value) -> Vec<(String, u64)> {
 /// Extension that marks a query parameter to be sent as one JSON-encoded value.
 pub const JSON_QUERY_EXTENSION: &str = "x-sdk-query-encoding";
 
-/// Returns `(operationId, parameter name)` for every query parameter marked
+/// Returns `(operationId, parameter name, required)` for every query parameter marked
 /// `x-sdk-query-encoding: json`, sorted.
-pub fn json_query_params(doc: &Value) -> Vec<(String, String)> {
+pub fn json_query_params(doc: &Value) -> Vec<(String, String, bool)> {
     let mut out = Vec::new();
     let Some(paths) = doc.get("paths").and_then(Value::as_object) else {
         return out;
@@ -211,7 +211,8 @@ pub fn json_query_params(doc: &Value) -> Vec<(String, String)> {
                 if let (true, true, Some(name)) =
                     (marked, in_query, p.get("name").and_then(Value::as_str))
                 {
-                    out.push((op_id.to_owned(), name.to_owned()));
+                    let required = p.get("required").and_then(Value::as_bool) == Some(true);
+                    out.push((op_id.to_owned(), name.to_owned(), required));
                 }
             }
         }
@@ -284,12 +285,12 @@ mod tests {
     #[test]
     fn json_query_params_are_collected() {
         let doc = json!({"paths": {"/w": {"get": {"operationId": "wait", "parameters": [
-            {"name": "ids", "in": "query", "x-sdk-query-encoding": "json"},
+            {"name": "ids", "in": "query", "required": true, "x-sdk-query-encoding": "json"},
             {"name": "other", "in": "query"}
         ]}}}});
         assert_eq!(
             json_query_params(&doc),
-            vec![("wait".to_owned(), "ids".to_owned())]
+            vec![("wait".to_owned(), "ids".to_owned(), true)]
         );
     }
 }

@@ -319,7 +319,7 @@ fn validate_instance(instance: &str, source_name: &'static str) -> Result<(), Co
 fn validate_base_url(raw: &str, source_name: &'static str) -> Result<String, ConfigError> {
     let fail = |reason: String| ConfigError::InvalidBaseUrl {
         source_name,
-        url: raw.to_owned(),
+        url: redact_userinfo(raw),
         reason,
     };
     let trimmed = raw.trim().trim_end_matches('/');
@@ -344,6 +344,25 @@ fn validate_base_url(raw: &str, source_name: &'static str) -> Result<String, Con
     Ok(trimmed.to_owned())
 }
 
+/// `https://user:pw@host/x` → `https://<redacted>@host/x`: a refused URL is echoed in
+/// errors, its credentials never.
+fn redact_userinfo(raw: &str) -> String {
+    let Some(scheme_end) = raw.find("://").map(|i| i + 3) else {
+        return raw.to_owned();
+    };
+    let authority_end = raw[scheme_end..]
+        .find(['/', '?', '#'])
+        .map_or(raw.len(), |i| scheme_end + i);
+    match raw[scheme_end..authority_end].rfind('@') {
+        Some(at) => format!(
+            "{}<redacted>{}",
+            &raw[..scheme_end],
+            &raw[scheme_end + at..]
+        ),
+        None => raw.to_owned(),
+    }
+}
+
 impl ClientHooks<()> for Client {
     async fn pre<E>(
         &self,
@@ -352,9 +371,9 @@ impl ClientHooks<()> for Client {
     ) -> Result<(), Error<E>> {
         // Progenitor always sends `api-version: <info.version>`; neither API documents it.
         request.headers_mut().remove("api-version");
-        for (operation, name) in JSON_QUERY_PARAMS {
+        for (operation, name, required) in JSON_QUERY_PARAMS {
             if *operation == info.operation_id {
-                encode_json_query(request.url_mut(), name);
+                encode_json_query(request.url_mut(), name, *required);
             }
         }
         // Long polls: the server holds the request open longer than an ordinary one.
@@ -377,8 +396,9 @@ impl ClientHooks<()> for Client {
 }
 
 /// Replaces the repeated `name=a&name=b` keys progenitor writes for an array with one
-/// `name=["a","b"]` (percent-encoded), at the position of the first one.
-fn encode_json_query(url: &mut reqwest::Url, name: &str) {
+/// `name=["a","b"]` (percent-encoded), at the position of the first one. An empty array
+/// writes no keys at all: for a `required` parameter, `name=[]` is sent instead.
+fn encode_json_query(url: &mut reqwest::Url, name: &str, required: bool) {
     let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     let values: Vec<&str> = pairs
         .iter()
@@ -386,6 +406,9 @@ fn encode_json_query(url: &mut reqwest::Url, name: &str) {
         .map(|(_, v)| v.as_str())
         .collect();
     if values.is_empty() {
+        if required {
+            url.query_pairs_mut().append_pair(name, "[]");
+        }
         return;
     }
     let json = serde_json::Value::from(values).to_string();
