@@ -11,7 +11,9 @@ use std::time::Duration;
 /// The only delays outside that range are, each on purpose:
 /// - `initial_delay`, before the first poll;
 /// - a server's `Retry-After` (at least 1 s), which wins over the schedule;
-/// - the last poll, moved earlier so that it lands on the deadline instead of after it;
+/// - the last poll, moved earlier so that it lands just before the deadline instead of
+///   after it (1 s before, or a tenth of the deadline if that is less, so that its request
+///   can complete);
 /// - Omni's floor: the Omni adapters never poll a job more than once per second.
 ///
 /// The whole wait, sleeps and requests, ends at [`deadline`](Self::deadline); a request

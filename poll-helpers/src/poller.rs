@@ -21,7 +21,7 @@ type FetchFn<'a, T> = Box<dyn FnMut() -> BoxFuture<'a, Result<T, FetchError>> + 
 const MIN_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// How much before the deadline the last poll is sent, so that its request has time to
-/// complete before it is cut off. Never more than half of what is left.
+/// complete before it is cut off. Never more than a tenth of the whole deadline.
 const LAST_POLL_MARGIN: Duration = Duration::from_secs(1);
 
 /// One poll, as the event stream reports it.
@@ -489,16 +489,20 @@ where
     fn schedule(&mut self, now: Instant, delay: Duration, hard: bool) -> Option<Duration> {
         let delay = delay.max(self.poller.floor);
         let left = self.deadline.saturating_duration_since(now);
-        let margin = LAST_POLL_MARGIN.min(self.poller.policy.deadline / 2);
+        let margin = LAST_POLL_MARGIN.min(self.poller.policy.deadline / 10);
         let last_slot = left.saturating_sub(margin);
-        let delay = if delay <= last_slot || (hard && delay < left) {
+        let delay = if hard {
+            // Never earlier than the server asked; only if it still fits.
+            if delay < left { delay } else { return None }
+        } else if delay <= last_slot {
             delay
-        } else if hard {
+        } else if last_slot.is_zero() {
+            // Already within the last margin: one more poll could not complete.
             return None;
-        } else if !last_slot.is_zero() && last_slot >= self.poller.floor {
-            last_slot
         } else {
-            return None;
+            // Pull the last poll in to land just before the deadline (not before the floor).
+            let last = last_slot.max(self.poller.floor);
+            if last < left { last } else { return None }
         };
         self.next_at = now + delay;
         Some(delay)

@@ -1,0 +1,251 @@
+//! `jobwait`: wait for an Omni or Retailgrid job from a shell script or CI pipeline.
+//!
+//! Exit codes: 0 the job succeeded; 1 it failed or was cancelled (reason on stderr);
+//! 2 usage or configuration error; 3 deadline exceeded; 4 permanent request error (401,
+//! 403, 404 after the grace period); 130 interrupted (Ctrl-C stops polling and cancels
+//! nothing on the server).
+
+mod args;
+mod report;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use futures_util::StreamExt;
+use poll_helpers::{PollError, PollPolicy, Poller, Snapshot, omni, retailgrid};
+
+use crate::args::{Cli, Command, Connection};
+use crate::report::{Describe, Outcome, Reporter};
+
+/// Exit codes, also listed in `--help`.
+pub(crate) mod exit {
+    /// The job succeeded.
+    pub(crate) const SUCCEEDED: u8 = 0;
+    /// The job failed or was cancelled.
+    pub(crate) const FAILED: u8 = 1;
+    /// Usage or configuration error.
+    pub(crate) const USAGE: u8 = 2;
+    /// The deadline passed first.
+    pub(crate) const DEADLINE: u8 = 3;
+    /// A request failed permanently (401, 403, 404 after the grace period).
+    pub(crate) const REQUEST: u8 = 4;
+    /// Interrupted by Ctrl-C.
+    pub(crate) const INTERRUPTED: u8 = 130;
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    ExitCode::from(runtime.block_on(run(cli)))
+}
+
+/// Logs go to stderr, filtered by `RUST_LOG` (default: warnings only).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+fn usage_error(message: impl std::fmt::Display) -> u8 {
+    eprintln!("error: {message}");
+    exit::USAGE
+}
+
+async fn run(cli: Cli) -> u8 {
+    let base = match cli.command {
+        Command::Retailgrid { .. } => retailgrid::default_policy(),
+        _ => omni::default_policy(),
+    };
+    let policy = cli.policy.to_policy(base);
+    if let Err(e) = policy.validate() {
+        return usage_error(format!("invalid polling options: {e}"));
+    }
+    let reporter = Reporter::new(cli.output.json);
+    match &cli.command {
+        Command::OmniJob { job_id, connection } => {
+            let client = match omni_client(connection) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let poller = omni::wait_for_job(&client, *job_id, &policy);
+            drive(poller, reporter).await
+        }
+        Command::OmniAi { job_id, connection } => {
+            let client = match omni_client(connection) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let poller = omni::wait_for_ai_job(&client, *job_id, &policy);
+            drive(poller, reporter).await
+        }
+        Command::OmniQuery {
+            job_ids,
+            connection,
+            ..
+        } => {
+            let client = match omni_client(connection) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let poller = omni::wait_for_queries(&client, job_ids, &policy);
+            drive(poller, reporter).await
+        }
+        Command::Retailgrid { job_id, base_url } => {
+            let client = match retailgrid_client(base_url.as_deref()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let poller = retailgrid::wait_for_job(&client, *job_id, &policy);
+            drive(poller, reporter).await
+        }
+    }
+}
+
+fn omni_client(connection: &Connection) -> Result<omni_sdk::Client, u8> {
+    let mut builder = omni_sdk::Client::builder();
+    if let Some(url) = &connection.base_url {
+        builder = builder.base_url(url.clone());
+    } else if let Some(instance) = &connection.instance {
+        builder = builder.instance(instance.clone());
+    }
+    builder
+        .timeout(omni::long_poll_timeout() + Duration::from_secs(10))
+        .from_env()
+        .map_err(usage_error)
+}
+
+fn retailgrid_client(base_url: Option<&str>) -> Result<retailgrid_sdk::Client, u8> {
+    let mut builder = retailgrid_sdk::Client::builder();
+    if let Some(url) = base_url {
+        builder = builder.base_url(url);
+    }
+    builder.from_env().map_err(usage_error)
+}
+
+/// Runs one wait to its end, reporting each poll, and maps the ending to an exit code.
+async fn drive<'a, T>(poller: Poller<'a, T>, mut reporter: Reporter) -> u8
+where
+    T: Snapshot + Describe + Clone + Send + 'a,
+{
+    let mut events = poller.into_stream();
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut last: Option<T> = None;
+    loop {
+        let item = tokio::select! {
+            item = events.next() => item,
+            _ = &mut ctrl_c => {
+                reporter.finish(&Outcome::Interrupted);
+                return exit::INTERRUPTED;
+            }
+        };
+        match item {
+            Some(Ok(event)) => {
+                reporter.event(&event);
+                if let Ok(snapshot) = &event.outcome {
+                    last = Some(snapshot.clone());
+                }
+            }
+            Some(Err(error)) => {
+                let (outcome, code) = ending(&error);
+                reporter.finish_with(&outcome, error.last().or(last.as_ref()));
+                return code;
+            }
+            None => {
+                let outcome = Outcome::Succeeded;
+                reporter.finish_with(&outcome, last.as_ref());
+                return exit::SUCCEEDED;
+            }
+        }
+    }
+}
+
+fn ending<T>(error: &PollError<T>) -> (Outcome, u8) {
+    match error {
+        PollError::Failed { reason, .. } => (Outcome::Failed(reason.clone()), exit::FAILED),
+        PollError::DeadlineExceeded { .. } | PollError::AttemptsExhausted { .. } => {
+            (Outcome::DeadlineExceeded(error_text(error)), exit::DEADLINE)
+        }
+        PollError::Request { .. } => (Outcome::RequestError(error_text(error)), exit::REQUEST),
+        PollError::InvalidPolicy(e) => (Outcome::RequestError(e.to_string()), exit::USAGE),
+        _ => (Outcome::RequestError(error_text(error)), exit::REQUEST),
+    }
+}
+
+fn error_text<T>(error: &PollError<T>) -> String {
+    // `PollError`'s Display needs `T: Debug`; rebuild the text from the fields we print.
+    match error {
+        PollError::DeadlineExceeded {
+            job,
+            attempts,
+            elapsed,
+            reason,
+            last_error,
+            ..
+        } => {
+            let last = last_error
+                .as_ref()
+                .map(|e| format!(" (last error: {e})"))
+                .unwrap_or_default();
+            format!(
+                "gave up waiting for job {job} after {attempts} polls in {elapsed:.1?}: {reason}{last}"
+            )
+        }
+        PollError::AttemptsExhausted {
+            job,
+            attempts,
+            elapsed,
+            ..
+        } => {
+            format!("job {job} not finished after {attempts} polls ({elapsed:.1?})")
+        }
+        PollError::Request {
+            job,
+            status,
+            message,
+            ..
+        } => match status {
+            Some(s) => format!("polling job {job} failed with HTTP {s}: {message}"),
+            None => format!("polling job {job} failed: {message}"),
+        },
+        PollError::Failed { job, reason, .. } => format!("job {job} failed: {reason}"),
+        PollError::InvalidPolicy(e) => format!("invalid poll policy: {e}"),
+        _ => "the wait ended with an error".to_owned(),
+    }
+}
+
+impl args::PolicyArgs {
+    /// The adapter's default policy with the flags given on top.
+    fn to_policy(&self, base: PollPolicy) -> PollPolicy {
+        let mut policy = base;
+        if let Some(timeout) = self.timeout {
+            policy = policy.deadline(timeout.into());
+        }
+        if let Some(initial) = self.initial_delay {
+            policy = policy.initial_delay(initial.into());
+        }
+        if let Some(min) = self.min_delay {
+            policy = policy.min_delay(min.into());
+        }
+        if let Some(max) = self.max_delay {
+            policy = policy.max_delay(max.into());
+        }
+        policy
+    }
+}
