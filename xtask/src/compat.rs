@@ -158,6 +158,48 @@ pub fn tolerate_unknown_fields(doc: &mut Value) -> usize {
     walk(doc)
 }
 
+/// Gives every operation without an `operationId` one made of its method and path
+/// (`get /v1/jobs/{id}` → `get_v1_jobs_id`), since progenitor names methods after it.
+/// Returns one note per operation named.
+pub fn ensure_operation_ids(doc: &mut Value) -> Vec<String> {
+    let mut notes = Vec::new();
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return notes;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for method in METHODS {
+            let Some(op) = item.get_mut(method).and_then(Value::as_object_mut) else {
+                continue;
+            };
+            let has_id = op
+                .get("operationId")
+                .and_then(Value::as_str)
+                .is_some_and(|s| !s.trim().is_empty());
+            if has_id {
+                continue;
+            }
+            let mut id = String::from(method);
+            for c in path.chars() {
+                if c.is_ascii_alphanumeric() {
+                    id.push(c.to_ascii_lowercase());
+                } else if !id.ends_with('_') {
+                    id.push('_');
+                }
+            }
+            let id = id.trim_end_matches('_').to_owned();
+            notes.push(format!(
+                "{} {path} has no operationId; named it `{id}`",
+                method.to_uppercase()
+            ));
+            op.insert("operationId".into(), Value::String(id));
+        }
+    }
+    notes
+}
+
 /// Extension on an operation: its request timeout in seconds, overriding the client's
 /// (for long polls that the server holds open longer than an ordinary request).
 pub const TIMEOUT_EXTENSION: &str = "x-sdk-timeout-seconds";

@@ -9,6 +9,7 @@ mod compat;
 mod normalize;
 mod open_enum;
 mod overlay;
+mod partial;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -19,6 +20,7 @@ usage: cargo xtask <command>
 commands:
   codegen            regenerate <sdk>/src/generated.rs and runtime.rs from specs/
   codegen --check    write nothing; exit 1 with a diff if a generated file is stale
+  demo               run the job simulator and `jobwait` against it (no credentials)
 
 options:
   --root DIR         workspace to work on (default: the one xtask was built in)";
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
     match args.as_slice() {
         ["codegen"] => run_codegen(&root, false),
         ["codegen", "--check"] => run_codegen(&root, true),
+        ["demo"] => run_demo(&root),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -66,7 +69,14 @@ fn run_codegen(root: &Path, check: bool) -> ExitCode {
     // Generate everything before writing anything: one bad spec leaves every file as it was.
     let mut outputs = Vec::new();
     let mut failed = false;
-    for sdk in codegen::SDKS {
+    let manifest = match codegen::read_manifest(root) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for sdk in &manifest.sdk {
         match codegen::generate(root, sdk) {
             Ok(output) => outputs.push(output),
             Err(e) => {
@@ -83,6 +93,9 @@ fn run_codegen(root: &Path, check: bool) -> ExitCode {
         for warning in &output.warnings {
             eprintln!("warning: {warning}");
         }
+        for dropped in &output.dropped {
+            eprintln!("warning: dropped operation {dropped}");
+        }
         for (path, contents) in &output.files {
             failed |= !sync_file(root, path, contents, check);
         }
@@ -91,6 +104,27 @@ fn run_codegen(root: &Path, check: bool) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// The demo lives in the tests crate (`cargo run -p sdk-tests --example demo`) so that
+/// xtask, which `cargo xtask codegen` compiles, stays light.
+fn run_demo(root: &Path) -> ExitCode {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = std::process::Command::new(cargo)
+        .args(["run", "--quiet", "-p", "sdk-tests", "--example", "demo"])
+        .current_dir(root)
+        .status();
+    match status {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        Ok(s) => {
+            eprintln!("error: the demo failed ({s})");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: cannot run cargo: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const FILES: [&str; 8] = [
+const FILES: [&str; 9] = [
+    "specs/sdks.toml",
     "specs/omni.yaml",
     "specs/omni.overlay.yaml",
     "specs/retailgrid.yaml",
@@ -162,9 +163,10 @@ fn a_yaml_syntax_error_names_the_file_line_and_column() {
 }
 
 #[test]
-fn a_spec_progenitor_cannot_handle_is_reported_not_a_panic() {
+fn an_operation_progenitor_cannot_handle_is_dropped_with_a_warning() {
     let dir = scratch();
-    // Two operations with the same operationId: progenitor rejects the document.
+    // Two operations with the same operationId: progenitor rejects them together, so the
+    // second is left out, named in a warning and in the generated file's header.
     let spec = dir.path().join("specs/retailgrid.yaml");
     let yaml = std::fs::read_to_string(&spec).unwrap();
     let dup = yaml.replacen(
@@ -175,14 +177,43 @@ fn a_spec_progenitor_cannot_handle_is_reported_not_a_panic() {
     assert_ne!(yaml, dup);
     std::fs::write(&spec, dup).unwrap();
     let out = xtask(dir.path(), &["codegen"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let msg = text(&out);
+    assert!(
+        msg.contains("warning: dropped operation get_job (GET /v1/"),
+        "{msg}"
+    );
+    let generated =
+        std::fs::read_to_string(dir.path().join("retailgrid-sdk/src/generated.rs")).unwrap();
+    assert!(
+        generated.contains("// Operations left out (1)"),
+        "{generated}"
+    );
+}
+
+#[test]
+fn a_spec_where_nothing_can_be_generated_is_an_error_not_a_panic() {
+    let dir = scratch();
+    // The only operation takes a multipart body, which progenitor cannot generate.
+    let spec = dir.path().join("specs/retailgrid.yaml");
+    let yaml = std::fs::read_to_string(&spec).unwrap();
+    let multipart = yaml.replacen(
+        "      operationId: get_job_v1_jobs__job_id__get\n",
+        "      operationId: get_job_v1_jobs__job_id__get\n      requestBody:\n        content:\n          multipart/form-data:\n            schema: {type: object}\n",
+        1,
+    );
+    assert_ne!(yaml, multipart);
+    std::fs::write(&spec, multipart).unwrap();
+    let out = xtask(dir.path(), &["codegen"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let msg = text(&out);
     assert!(
         msg.contains("specs/retailgrid.yaml: progenitor cannot generate a client"),
         "{msg}"
     );
+    assert!(msg.contains("no operation can be generated"), "{msg}");
     assert!(
-        !msg.contains("RUST_BACKTRACE"),
+        !msg.contains("panicked at"),
         "a panic must not leak through: {msg}"
     );
 }
