@@ -4,6 +4,10 @@
 //! - [`json_equivalent`] / [`assert_json_equivalent`] compare a JSON document with its
 //!   re-serialisation through a generated type, tolerating the differences a round trip
 //!   legitimately introduces (date-time formatting, omitted empty optional fields).
+//! - [`sim`] is a stateful simulator of the Omni and Retailgrid job endpoints (jobs, auth,
+//!   rate limit, long poll, faults, request recording) for tests and demos.
+
+pub mod sim;
 
 use serde_json::Value;
 
