@@ -29,6 +29,9 @@
 //! - [`Client::get_job_status`]: `GET /v1/jobs/{jobId}/status` (schema refresh jobs)
 //! - [`Client::get_ai_job`]: `GET /v1/ai/jobs/{jobId}`
 //! - [`Client::wait_for_query`]: `GET /v1/query/wait` (long poll for query results)
+//!
+//! With the `arrow` feature (off by default), `omni_sdk::arrow` decodes the base64 Arrow IPC
+//! `result` of a query into `RecordBatch`es.
 
 #[allow(
     missing_docs,
@@ -43,6 +46,9 @@
 mod generated;
 mod runtime;
 
+#[cfg(feature = "arrow")]
+pub mod arrow;
+
 pub use generated::*;
 pub use runtime::{
     ClientBuilder, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
@@ -55,6 +61,9 @@ const API: runtime::ApiInfo = runtime::ApiInfo {
     token_required: true,
     base_url_var: "OMNI_BASE_URL",
     instance: Some(("OMNI_INSTANCE", INSTANCE_URL)),
+    default_base_url: None,
+    api_key: None,
+    basic_vars: None,
 };
 
 /// The base URL an instance name expands into (Omni's production servers).

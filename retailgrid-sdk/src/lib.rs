@@ -53,6 +53,9 @@ const API: runtime::ApiInfo = runtime::ApiInfo {
     token_required: false,
     base_url_var: "RETAILGRID_BASE_URL",
     instance: None,
+    default_base_url: None,
+    api_key: None,
+    basic_vars: None,
 };
 
 impl Client {

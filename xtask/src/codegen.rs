@@ -303,7 +303,8 @@ fn run_progenitor(doc: &serde_json::Value) -> Result<proc_macro2::TokenStream, S
     settings
         .with_interface(progenitor::InterfaceStyle::Builder)
         .with_tag(progenitor::TagStyle::Merged)
-        .with_hooks(progenitor::HooksMode::Expected);
+        .with_hooks(progenitor::HooksMode::Expected)
+        .with_inner_type(quote::quote!(crate::runtime::Inner));
     partial::catching(|| {
         let mut generator = progenitor::Generator::new(&settings);
         generator.generate_tokens(&spec).map_err(|e| e.to_string())

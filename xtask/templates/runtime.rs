@@ -30,15 +30,52 @@ const MAX_ERROR_TEXT: usize = 2048;
 /// What a client needs to know about its API to read its configuration.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ApiInfo {
-    /// Environment variable holding the API token.
+    /// Environment variable holding the bearer token.
     pub token_var: &'static str,
-    /// Whether requests need a token.
+    /// Whether requests need a bearer token.
     pub token_required: bool,
     /// Environment variable holding the base URL.
     pub base_url_var: &'static str,
     /// Environment variable holding an instance name, and the URL template it expands
     /// into (`{instance}` is replaced), for APIs with one host per customer.
     pub instance: Option<(&'static str, &'static str)>,
+    /// The base URL when none is configured (the spec's first absolute server).
+    pub default_base_url: Option<&'static str>,
+    /// Where an API key goes, and the environment variable holding it.
+    pub api_key: Option<(ApiKeyIn, &'static str)>,
+    /// Environment variables holding HTTP basic credentials (user, password).
+    pub basic_vars: Option<(&'static str, &'static str)>,
+}
+
+/// Where an API's key is sent (its `securitySchemes` entry of type `apiKey`).
+#[derive(Debug, Clone, Copy)]
+#[allow(dead_code)] // each SDK uses the variant its spec declares
+pub(crate) enum ApiKeyIn {
+    /// In this request header.
+    Header(&'static str),
+    /// In this query parameter (the spec requires it; errors never show the URL).
+    Query(&'static str),
+}
+
+/// Per-client state the request hook needs; the generated `Client` carries it. Its
+/// `Debug` output never shows a credential.
+#[derive(Clone, Default)]
+pub struct Inner {
+    query_key: Option<(&'static str, Token)>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field(
+                "query_key",
+                &self
+                    .query_key
+                    .as_ref()
+                    .map(|(name, _)| (name, "<redacted>")),
+            )
+            .finish()
+    }
 }
 
 /// Why a client could not be configured. Messages name the setting or environment
@@ -127,6 +164,8 @@ pub struct ClientBuilder {
     pub(crate) base_url: Option<(String, &'static str)>,
     pub(crate) instance: Option<(String, &'static str)>,
     token: Option<(Token, &'static str)>,
+    api_key: Option<(Token, &'static str)>,
+    basic: Option<(String, Token, &'static str)>,
     connect_timeout: Option<Duration>,
     timeout: Option<Duration>,
     user_agent: Option<String>,
@@ -150,6 +189,31 @@ impl ClientBuilder {
     /// ```
     pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
         self.token = Some((Token(token.into()), "ClientBuilder::bearer_token"));
+        self
+    }
+
+    /// Sets the API key, for APIs whose spec declares an `apiKey` security scheme; it goes
+    /// in the header or query parameter the spec names. Other APIs refuse it at `build`.
+    ///
+    /// ```
+    /// let builder = __CRATE__::Client::builder().api_key("not-a-real-key");
+    /// ```
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some((Token(key.into()), "ClientBuilder::api_key"));
+        self
+    }
+
+    /// Sets HTTP basic credentials, for APIs whose spec declares `http`/`basic`.
+    ///
+    /// ```
+    /// let builder = __CRATE__::Client::builder().basic_auth("user", "not-a-real-password");
+    /// ```
+    pub fn basic_auth(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.basic = Some((
+            user.into(),
+            Token(password.into()),
+            "ClientBuilder::basic_auth",
+        ));
         self
     }
 
@@ -190,6 +254,18 @@ impl ClientBuilder {
         {
             self.token = Some((Token(token), api.token_var));
         }
+        if self.api_key.is_none()
+            && let Some((_, var)) = api.api_key
+            && let Some(key) = env_var(var)?
+        {
+            self.api_key = Some((Token(key), var));
+        }
+        if self.basic.is_none()
+            && let Some((user_var, password_var)) = api.basic_vars
+            && let (Some(user), Some(password)) = (env_var(user_var)?, env_var(password_var)?)
+        {
+            self.basic = Some((user, Token(password), password_var));
+        }
         if self.base_url.is_none() && self.instance.is_none() {
             if let Some(url) = env_var(api.base_url_var)? {
                 self.base_url = Some((url, api.base_url_var));
@@ -208,17 +284,46 @@ impl ClientBuilder {
         let base_url = validate_base_url(&base_url, source_name)?;
 
         let mut headers = HeaderMap::new();
-        match self.token {
-            Some((Token(token), source_name)) => {
+        let mut inner = Inner::default();
+        match (self.token, &self.basic) {
+            (Some((Token(token), source_name)), _) => {
                 headers.insert(header::AUTHORIZATION, auth_header(&token, source_name)?);
             }
-            None if api.token_required => {
+            (None, Some((user, Token(password), source_name))) => {
+                headers.insert(
+                    header::AUTHORIZATION,
+                    basic_header(user, password, source_name)?,
+                );
+            }
+            (None, None) if api.token_required => {
                 return Err(ConfigError::Missing {
                     what: api.token_var,
                     hint: "set it, or call ClientBuilder::bearer_token",
                 });
             }
-            None => {}
+            (None, None) => {}
+        }
+        if let Some((Token(key), source_name)) = self.api_key {
+            let key = key.trim().to_owned();
+            let invalid = |reason| ConfigError::InvalidToken {
+                source_name,
+                reason,
+            };
+            if key.is_empty() {
+                return Err(invalid("it is empty"));
+            }
+            match api.api_key {
+                Some((ApiKeyIn::Header(name), _)) => {
+                    let name = header::HeaderName::from_static(name);
+                    let mut value = HeaderValue::from_str(&key).map_err(|_| {
+                        invalid("it contains characters that cannot be sent in an HTTP header")
+                    })?;
+                    value.set_sensitive(true);
+                    headers.insert(name, value);
+                }
+                Some((ApiKeyIn::Query(name), _)) => inner.query_key = Some((name, Token(key))),
+                None => return Err(invalid("this API declares no API key security scheme")),
+            }
         }
         let user_agent = self
             .user_agent
@@ -233,7 +338,7 @@ impl ClientBuilder {
             .timeout(self.timeout.unwrap_or(DEFAULT_TIMEOUT))
             .build()
             .map_err(ConfigError::Http)?;
-        Ok(Client::new_with_client(&base_url, http))
+        Ok(Client::new_with_client(&base_url, http, inner))
     }
 
     fn resolve_base_url(&self, api: &ApiInfo) -> Result<(String, &'static str), ConfigError> {
@@ -249,10 +354,13 @@ impl ClientBuilder {
                 what: "base URL",
                 hint: base_url_hint(api.base_url_var, instance_var),
             }),
-            (_, None) => Err(ConfigError::Missing {
-                what: api.base_url_var,
-                hint: "set it, or call ClientBuilder::base_url",
-            }),
+            (_, None) => match api.default_base_url {
+                Some(url) => Ok((url.to_owned(), "the spec's servers")),
+                None => Err(ConfigError::Missing {
+                    what: api.base_url_var,
+                    hint: "set it, or call ClientBuilder::base_url",
+                }),
+            },
         }
     }
 }
@@ -292,6 +400,44 @@ fn auth_header(token: &str, source_name: &'static str) -> Result<HeaderValue, Co
     })?;
     value.set_sensitive(true);
     Ok(value)
+}
+
+fn basic_header(
+    user: &str,
+    password: &str,
+    source_name: &'static str,
+) -> Result<HeaderValue, ConfigError> {
+    let encoded = base64_encode(format!("{user}:{password}").as_bytes());
+    let mut value = HeaderValue::from_str(&format!("Basic {encoded}")).map_err(|_| {
+        ConfigError::InvalidToken {
+            source_name,
+            reason: "it contains characters that cannot be sent in an HTTP header",
+        }
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// Standard base64 with padding (RFC 4648), for basic credentials.
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 fn validate_instance(instance: &str, source_name: &'static str) -> Result<(), ConfigError> {
@@ -363,14 +509,17 @@ fn redact_userinfo(raw: &str) -> String {
     }
 }
 
-impl ClientHooks<()> for Client {
+impl ClientHooks<Inner> for Client {
     async fn pre<E>(
         &self,
         request: &mut reqwest::Request,
         info: &OperationInfo,
     ) -> Result<(), Error<E>> {
-        // Progenitor always sends `api-version: <info.version>`; neither API documents it.
+        // Progenitor always sends `api-version: <info.version>`; no API we know documents it.
         request.headers_mut().remove("api-version");
+        if let Some((name, Token(key))) = &self.inner().query_key {
+            request.url_mut().query_pairs_mut().append_pair(name, key);
+        }
         for (operation, name, required) in JSON_QUERY_PARAMS {
             if *operation == info.operation_id {
                 encode_json_query(request.url_mut(), name, *required);
@@ -390,8 +539,11 @@ impl ClientHooks<()> for Client {
         request: reqwest::Request,
         _info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
-        let response = self.client().execute(request).await?;
-        json_error_body(response).await
+        let has_query_key = self.inner().query_key.is_some();
+        // With a key in the query, an error's URL would show it: strip URLs from errors.
+        let strip = |e: reqwest::Error| if has_query_key { e.without_url() } else { e };
+        let response = self.client().execute(request).await.map_err(strip)?;
+        json_error_body(response).await.map_err(strip)
     }
 }
 
