@@ -165,7 +165,7 @@ impl RateBudget {
     /// # });
     /// ```
     pub fn cool_down(&self, wait: Duration) {
-        let until = Instant::now() + wait;
+        let until = crate::poller::far_add(Instant::now(), wait);
         if let Ok(mut guard) = self.inner.cool_until.lock() {
             match *guard {
                 Some(existing) if existing >= until => {}

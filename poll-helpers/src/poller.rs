@@ -328,13 +328,10 @@ where
                 }
                 let now = Instant::now();
                 self.started = Some(now);
-                self.deadline = now + self.poller.policy.deadline;
-                self.next_at = now
-                    + self
-                        .poller
-                        .policy
-                        .initial_delay
-                        .min(self.poller.policy.deadline);
+                // A deadline of Duration::MAX means "no deadline": saturate far ahead.
+                let policy = &self.poller.policy;
+                self.deadline = far_add(now, policy.deadline);
+                self.next_at = far_add(now, policy.initial_delay.min(policy.deadline));
                 now
             }
         };
@@ -507,6 +504,12 @@ where
         self.next_at = now + delay;
         Some(delay)
     }
+}
+
+/// `at + d`, saturating about 30 years ahead instead of overflowing.
+pub(crate) fn far_add(at: Instant, d: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
+    at.checked_add(d.min(FAR)).unwrap_or(at)
 }
 
 fn describe<T: Snapshot>(outcome: &Result<T, FetchError>) -> String {
