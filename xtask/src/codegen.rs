@@ -71,12 +71,12 @@ pub enum CodegenError {
     /// The overlay could not be applied.
     #[error(transparent)]
     Overlay(#[from] overlay::OverlayError),
-    /// The lowered document is not a valid OpenAPI 3.0 document.
-    #[error("{path}: not a usable OpenAPI document after lowering to 3.0.3: {message}")]
-    NotOpenApi {
-        /// The spec file.
+    /// The document is not OpenAPI 3.0 or 3.1.
+    #[error("{path}: not an OpenAPI 3.0/3.1 document: {message}")]
+    Version {
+        /// The file.
         path: String,
-        /// What the OpenAPI parser said.
+        /// What it is instead.
         message: String,
     },
     /// Progenitor returned an error or panicked.
@@ -227,14 +227,14 @@ pub fn generate(root: &Path, sdk: &Sdk) -> Result<Output, CodegenError> {
 }
 
 /// Refuses documents that are not OpenAPI 3.0 or 3.1 (Swagger 2.0, AsyncAPI, ...).
-fn check_version(doc: &serde_json::Value, path: &str) -> Result<(), CodegenError> {
+pub fn check_version(doc: &serde_json::Value, path: &str) -> Result<(), CodegenError> {
     match doc.get("openapi").and_then(serde_json::Value::as_str) {
         Some(v) if v.starts_with("3.0") || v.starts_with("3.1") => Ok(()),
-        Some(v) => Err(CodegenError::NotOpenApi {
+        Some(v) => Err(CodegenError::Version {
             path: path.to_owned(),
             message: format!("OpenAPI version {v} is not supported (3.0 and 3.1 are)"),
         }),
-        None => Err(CodegenError::NotOpenApi {
+        None => Err(CodegenError::Version {
             path: path.to_owned(),
             message: match doc.get("swagger") {
                 Some(_) => "a Swagger 2.0 document; convert it to OpenAPI 3 first".to_owned(),

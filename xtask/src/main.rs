@@ -4,6 +4,7 @@
 // A binary: its `pub` items are crate-internal by construction.
 #![allow(unreachable_pub)]
 
+mod add_sdk;
 mod codegen;
 mod compat;
 mod normalize;
@@ -21,6 +22,10 @@ commands:
   codegen            regenerate <sdk>/src/generated.rs and runtime.rs from specs/
   codegen --check    write nothing; exit 1 with a diff if a generated file is stale
   demo               run the job simulator and `jobwait` against it (no credentials)
+  add-sdk NAME --spec FILE [--strict]
+                     add a client crate NAME generated from an OpenAPI 3.0/3.1 document
+                     (JSON or YAML); --strict fails on any dropped operation or warning
+  remove-sdk NAME    remove a crate that add-sdk made
 
 options:
   --root DIR         workspace to work on (default: the one xtask was built in)";
@@ -51,6 +56,33 @@ fn main() -> ExitCode {
         ["codegen"] => run_codegen(&root, false),
         ["codegen", "--check"] => run_codegen(&root, true),
         ["demo"] => run_demo(&root),
+        ["add-sdk", name, rest @ ..] => {
+            let strict = rest.contains(&"--strict");
+            let spec = rest
+                .iter()
+                .position(|a| *a == "--spec")
+                .and_then(|i| rest.get(i + 1));
+            let unknown = rest.iter().enumerate().any(|(i, a)| {
+                *a != "--strict" && *a != "--spec" && (i == 0 || rest[i - 1] != "--spec")
+            });
+            match (spec, unknown) {
+                (Some(spec), false) => run_add_sdk(&root, name, Path::new(spec), strict),
+                _ => {
+                    eprintln!("error: usage: cargo xtask add-sdk NAME --spec FILE [--strict]");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        ["remove-sdk", name] => match add_sdk::remove_sdk(&root, name) {
+            Ok(()) => {
+                eprintln!("removed {name}: its crate, spec and manifest entry");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -104,6 +136,32 @@ fn run_codegen(root: &Path, check: bool) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+fn run_add_sdk(root: &Path, name: &str, spec: &Path, strict: bool) -> ExitCode {
+    let started = std::time::Instant::now();
+    match add_sdk::add_sdk(root, name, spec, strict) {
+        Ok(added) => {
+            for w in &added.warnings {
+                eprintln!("warning: {w}");
+            }
+            for d in &added.dropped {
+                eprintln!("warning: dropped operation {d}");
+            }
+            eprintln!(
+                "added {name}: {} of {} operations generated, {} dropped ({:.1?}); build it with `cargo build -p {name}`",
+                added.operations.saturating_sub(added.dropped.len()),
+                added.operations,
+                added.dropped.len(),
+                started.elapsed()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
