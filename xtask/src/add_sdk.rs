@@ -410,7 +410,7 @@ fn add_member(cargo_toml: &str, name: &str) -> Result<String, String> {
     let (start, end) = members_span(cargo_toml)?;
     let list = &cargo_toml[start..end];
     let trimmed = list.trim_end();
-    let sep = if trimmed.ends_with(',') || trimmed.ends_with('[') {
+    let sep = if trimmed.trim().is_empty() || trimmed.ends_with(',') {
         ""
     } else {
         ","
@@ -554,6 +554,8 @@ mod tests {
         assert!(added.ends_with("edition = \"2024\"\n"));
         let removed = remove_member(&added, "new-sdk").unwrap();
         assert!(removed.contains("members = [\"a\", \"b\"]"), "{removed}");
+        let first = add_member("[workspace]\nmembers = []\n", "x").unwrap();
+        assert!(first.contains("members = [ \"x\"]"), "{first}");
     }
 
     #[test]
