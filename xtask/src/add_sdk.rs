@@ -156,6 +156,15 @@ pub fn add_sdk(
             return Err(e);
         }
     };
+    if staged.operations == 0 {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(AddSdkError::Codegen(CodegenError::Generator {
+            path: shown,
+            message: "the document has no operations under `paths` (webhooks are calls the API \
+                      makes, not ones a client sends): nothing to generate"
+                .to_owned(),
+        }));
+    }
     let warning_count = staged.dropped.len() + staged.warnings.len();
     if strict && warning_count > 0 {
         for w in &staged.warnings {

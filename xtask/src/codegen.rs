@@ -176,6 +176,11 @@ pub fn generate(root: &Path, sdk: &Sdk) -> Result<Output, CodegenError> {
             .into_iter()
             .map(|w| format!("{spec_path}: {w}")),
     );
+    warnings.extend(
+        crate::harden::harden(&mut doc)
+            .into_iter()
+            .map(|w| format!("{spec_path}: {w}")),
+    );
     compat::tolerate_unknown_fields(&mut doc);
     compat::unify_error_responses(&mut doc);
     let json_params = compat::json_query_params(&doc);

@@ -7,6 +7,7 @@
 mod add_sdk;
 mod codegen;
 mod compat;
+mod harden;
 mod normalize;
 mod open_enum;
 mod overlay;

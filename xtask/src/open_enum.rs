@@ -141,9 +141,16 @@ fn rewrite(e: &mut ItemEnum, wire: &[String]) -> TokenStream {
             v.attrs.push(syn::parse_quote!(#[doc = #doc]));
         }
     }
+    // `Unknown`, unless the spec already has a value named so.
+    let taken: Vec<String> = e.variants.iter().map(|v| v.ident.to_string()).collect();
+    let unknown = ["Unknown", "UnknownValue", "Unrecognized", "OtherValue"]
+        .into_iter()
+        .find(|n| !taken.iter().any(|t| t == n))
+        .unwrap_or("UnlistedValue");
+    let unknown = syn::Ident::new(unknown, Span::call_site());
     e.variants.push(syn::parse_quote! {
         /// A value the spec did not list (a newer server), kept verbatim.
-        Unknown(::std::string::String)
+        #unknown(::std::string::String)
     });
 
     let name = &e.ident;
@@ -163,26 +170,26 @@ fn rewrite(e: &mut ItemEnum, wire: &[String]) -> TokenStream {
             pub fn as_str(&self) -> &str {
                 match self {
                     #(Self::#idents => #lits,)*
-                    Self::Unknown(value) => value.as_str(),
+                    Self::#unknown(value) => value.as_str(),
                 }
             }
             /// Whether the server sent a value the spec did not list.
             pub fn is_unknown(&self) -> bool {
-                matches!(self, Self::Unknown(_))
+                matches!(self, Self::#unknown(_))
             }
         }
         impl ::std::convert::From<&str> for #name {
             fn from(value: &str) -> Self {
                 match value {
                     #(#lits => Self::#idents,)*
-                    other => Self::Unknown(other.to_owned()),
+                    other => Self::#unknown(other.to_owned()),
                 }
             }
         }
         impl ::std::convert::From<::std::string::String> for #name {
             fn from(value: ::std::string::String) -> Self {
                 match Self::from(value.as_str()) {
-                    Self::Unknown(_) => Self::Unknown(value),
+                    Self::#unknown(_) => Self::#unknown(value),
                     known => known,
                 }
             }
@@ -249,6 +256,24 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("impl Default for Status"), "{out}");
+    }
+
+    #[test]
+    fn a_listed_unknown_value_keeps_its_name_and_the_catch_all_gets_another() {
+        let mut file = types_mod(quote! {
+            #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug)]
+            pub enum Kind {
+                #[serde(rename = "unknown")]
+                Unknown,
+                #[serde(rename = "known")]
+                Known,
+            }
+        });
+        open_string_enums(&mut file);
+        let out = prettyplease::unparse(&file);
+        assert!(out.contains("UnknownValue(::std::string::String)"), "{out}");
+        assert!(out.contains("Self::Unknown => \"unknown\""), "{out}");
+        syn::parse_str::<syn::File>(&out).unwrap();
     }
 
     #[test]
