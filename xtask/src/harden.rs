@@ -162,10 +162,11 @@ fn operations(doc: &mut Value, notes: &mut Vec<String>) {
             if let Some(params) = op.get_mut("parameters") {
                 non_nullable_parameters(params, &at, notes);
             }
-            if !op
+            let has_responses = op
                 .get("responses")
-                .is_some_and(|r| r.as_object().is_some_and(|m| !m.is_empty()))
-            {
+                .and_then(Value::as_object)
+                .is_some_and(|m| !m.is_empty());
+            if !has_responses {
                 op.insert(
                     "responses".into(),
                     json!({"2XX": {"description": "Success (the document declares no responses)"}}),
@@ -234,8 +235,10 @@ fn repair_schema(map: &mut Map<String, Value>, pointer: &str, notes: &mut Vec<St
         return;
     }
     colliding_enum(map, pointer, notes);
-    if let Some(Value::String(pattern)) = map.get("pattern").cloned() {
-        if regress::Regex::new(&pattern).is_err() {
+    if let Some(Value::String(pattern)) = map.get("pattern").cloned()
+        && regress::Regex::new(&pattern).is_err()
+    {
+        {
             let python = pattern.replace("(?P<", "(?<");
             if python != pattern && regress::Regex::new(&python).is_ok() {
                 map.insert("pattern".into(), Value::String(python));

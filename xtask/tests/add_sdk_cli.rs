@@ -211,6 +211,10 @@ fn refusals_change_nothing() {
             vec!["add-sdk", "fine", "--spec", swagger.to_str().unwrap()],
             "Swagger 2.0",
         ),
+        (
+            vec!["add-sdk", "fine", "--spec", webhooks.to_str().unwrap()],
+            "has no operations",
+        ),
     ];
     for (args, expected) in cases {
         let out = xtask(ws.path(), &args);
