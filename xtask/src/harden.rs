@@ -238,19 +238,17 @@ fn repair_schema(map: &mut Map<String, Value>, pointer: &str, notes: &mut Vec<St
     if let Some(Value::String(pattern)) = map.get("pattern").cloned()
         && regress::Regex::new(&pattern).is_err()
     {
-        {
-            let python = pattern.replace("(?P<", "(?<");
-            if python != pattern && regress::Regex::new(&python).is_ok() {
-                map.insert("pattern".into(), Value::String(python));
-                notes.push(format!(
-                    "{pointer}/pattern: Python named groups `(?P<` rewritten as `(?<`"
-                ));
-            } else {
-                map.remove("pattern");
-                notes.push(format!(
-                    "{pointer}/pattern: not an ECMAScript regex; dropped"
-                ));
-            }
+        let python = pattern.replace("(?P<", "(?<");
+        if python != pattern && regress::Regex::new(&python).is_ok() {
+            map.insert("pattern".into(), Value::String(python));
+            notes.push(format!(
+                "{pointer}/pattern: Python named groups `(?P<` rewritten as `(?<`"
+            ));
+        } else {
+            map.remove("pattern");
+            notes.push(format!(
+                "{pointer}/pattern: not an ECMAScript regex; dropped"
+            ));
         }
     }
     if let Some(default) = map.get("default")
