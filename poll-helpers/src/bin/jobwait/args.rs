@@ -20,7 +20,8 @@ Exit codes:
 
 Examples:
   OMNI_API_TOKEN=... jobwait omni-job 4e6953a9-a71b-4c0b-8b63-a9ea308f6aaf --instance blobsrus --timeout 10m
-  jobwait retailgrid 4e6953a9-a71b-4c0b-8b63-a9ea308f6aaf --json | jq -c .";
+  jobwait retailgrid 4e6953a9-a71b-4c0b-8b63-a9ea308f6aaf --json | jq -c .
+  jobwait omni-query 4e6953a9-a71b-4c0b-8b63-a9ea308f6aaf --output results/ --format json";
 
 /// Wait for an Omni or Retailgrid job to finish, then exit with its outcome.
 #[derive(Debug, Parser)]
@@ -53,7 +54,11 @@ pub(crate) enum Command {
         #[command(flatten)]
         connection: Connection,
     },
-    /// Omni query jobs, through the /v1/query/wait long poll.
+    /// Omni query jobs, through the /v1/query/wait long poll; prints their results.
+    ///
+    /// Without --output, a table of the first rows of each result goes to stdout (with
+    /// --json: every row, in the final JSON line). With --output DIR, one file per job:
+    /// DIR/<JOB_ID>.csv, .jsonl or .arrow.
     OmniQuery {
         /// The query job ids (`remaining_job_ids` of a query run).
         #[arg(value_name = "JOB_ID", required = true, num_args = 1..)]
@@ -63,7 +68,8 @@ pub(crate) enum Command {
         /// How to write results with --output.
         #[arg(long, value_enum, default_value_t = Format::Csv)]
         format: Format,
-        /// Write one file per job into this directory, named by job id.
+        /// Write one file per job into this directory (created if missing), named by job
+        /// id.
         #[arg(long, value_name = "DIR")]
         output: Option<PathBuf>,
     },
@@ -79,6 +85,8 @@ pub(crate) enum Command {
 }
 
 /// Where Omni is.
+// Doc comments here are `--help` text: the URLs stay bare there.
+#[allow(rustdoc::bare_urls)]
 #[derive(Debug, Args)]
 pub(crate) struct Connection {
     /// Base URL of the Omni API, e.g. https://blobsrus.omniapp.co/api (else OMNI_BASE_URL).
@@ -92,11 +100,11 @@ pub(crate) struct Connection {
 /// Result formats for `omni-query --output`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
-    /// Comma-separated values with a header row.
+    /// Comma-separated values with a header row (`<JOB_ID>.csv`).
     Csv,
-    /// One JSON object per row (JSON Lines).
+    /// One JSON object per row, JSON Lines (`<JOB_ID>.jsonl`).
     Json,
-    /// The Arrow IPC file as Omni sent it.
+    /// The Arrow IPC file as Omni sent it, base64-decoded (`<JOB_ID>.arrow`).
     Arrow,
 }
 
@@ -115,6 +123,9 @@ pub(crate) struct PolicyArgs {
     /// Wait this long before the first poll (default 0s).
     #[arg(long, global = true, value_name = "DURATION")]
     pub(crate) initial_delay: Option<humantime::Duration>,
+    /// How long a 404 still means "not visible yet" rather than "no such job" (default 10s).
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub(crate) not_found_grace: Option<humantime::Duration>,
 }
 
 /// What to print.

@@ -4,9 +4,13 @@
 //! 2 usage or configuration error; 3 deadline exceeded; 4 permanent request error (401,
 //! 403, 404 after the grace period); 130 interrupted (Ctrl-C stops polling and cancels
 //! nothing on the server).
+//!
+//! `omni-query` also decodes each job's Arrow result: a table of the first rows on stdout,
+//! the rows in the final `--json` line, or one file per job with `--output DIR`.
 
 mod args;
 mod report;
+mod results;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -76,7 +80,7 @@ async fn run(cli: Cli) -> u8 {
     if let Err(e) = policy.validate() {
         return usage_error(format!("invalid polling options: {e}"));
     }
-    let reporter = Reporter::new(cli.output.json);
+    let mut reporter = Reporter::new(cli.output.json);
     match &cli.command {
         Command::OmniJob { job_id, connection } => {
             let client = match omni_client(connection) {
@@ -84,7 +88,7 @@ async fn run(cli: Cli) -> u8 {
                 Err(code) => return code,
             };
             let poller = omni::wait_for_job(&client, *job_id, &policy);
-            drive(poller, reporter).await
+            drive(poller, &mut reporter).await.report(&mut reporter)
         }
         Command::OmniAi { job_id, connection } => {
             let client = match omni_client(connection) {
@@ -92,19 +96,42 @@ async fn run(cli: Cli) -> u8 {
                 Err(code) => return code,
             };
             let poller = omni::wait_for_ai_job(&client, *job_id, &policy);
-            drive(poller, reporter).await
+            drive(poller, &mut reporter).await.report(&mut reporter)
         }
         Command::OmniQuery {
             job_ids,
             connection,
-            ..
+            format,
+            output,
         } => {
             let client = match omni_client(connection) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
+            // Fail before waiting, not after, when the results could not be written.
+            if let Some(dir) = output
+                && let Err(e) = std::fs::create_dir_all(dir)
+            {
+                return usage_error(format!(
+                    "cannot create the output directory {}: {e}",
+                    dir.display()
+                ));
+            }
             let poller = omni::wait_for_queries(&client, job_ids, &policy);
-            drive(poller, reporter).await
+            let ending = drive(poller, &mut reporter).await;
+            match (ending.code, ending.last) {
+                (exit::SUCCEEDED, Some(results)) => {
+                    let target = match output {
+                        Some(dir) => results::Target::Files(dir, *format),
+                        None => results::Target::Stdout,
+                    };
+                    results::finish(&results, &target, &mut reporter)
+                }
+                (code, last) => {
+                    reporter.finish_with(&ending.outcome, last.as_ref());
+                    code
+                }
+            }
         }
         Command::Retailgrid { job_id, base_url } => {
             let client = match retailgrid_client(base_url.as_deref()) {
@@ -112,7 +139,7 @@ async fn run(cli: Cli) -> u8 {
                 Err(code) => return code,
             };
             let poller = retailgrid::wait_for_job(&client, *job_id, &policy);
-            drive(poller, reporter).await
+            drive(poller, &mut reporter).await.report(&mut reporter)
         }
     }
 }
@@ -138,8 +165,24 @@ fn retailgrid_client(base_url: Option<&str>) -> Result<retailgrid_sdk::Client, u
     builder.from_env().map_err(usage_error)
 }
 
+/// How a wait ended: what to report, the exit code, and the last snapshot seen.
+struct Ending<T> {
+    outcome: Outcome,
+    code: u8,
+    last: Option<T>,
+}
+
+impl<T: Describe> Ending<T> {
+    /// Prints the ending and returns the exit code.
+    fn report(self, reporter: &mut Reporter) -> u8 {
+        reporter.finish_with(&self.outcome, self.last.as_ref());
+        self.code
+    }
+}
+
 /// Runs one wait to its end, reporting each poll, and maps the ending to an exit code.
-async fn drive<'a, T>(poller: Poller<'a, T>, mut reporter: Reporter) -> u8
+/// The ending itself is left to the caller to print.
+async fn drive<'a, T>(poller: Poller<'a, T>, reporter: &mut Reporter) -> Ending<T>
 where
     T: Snapshot + Describe + Clone + Send + 'a,
 {
@@ -151,8 +194,8 @@ where
         let item = tokio::select! {
             item = events.next() => item,
             _ = &mut ctrl_c => {
-                reporter.finish(&Outcome::Interrupted);
-                return exit::INTERRUPTED;
+                // Dropping the stream stops polling; nothing is cancelled on the server.
+                return Ending { outcome: Outcome::Interrupted, code: exit::INTERRUPTED, last };
             }
         };
         match item {
@@ -164,13 +207,19 @@ where
             }
             Some(Err(error)) => {
                 let (outcome, code) = ending(&error);
-                reporter.finish_with(&outcome, error.last().or(last.as_ref()));
-                return code;
+                let last = error.last().cloned().or(last);
+                return Ending {
+                    outcome,
+                    code,
+                    last,
+                };
             }
             None => {
-                let outcome = Outcome::Succeeded;
-                reporter.finish_with(&outcome, last.as_ref());
-                return exit::SUCCEEDED;
+                return Ending {
+                    outcome: Outcome::Succeeded,
+                    code: exit::SUCCEEDED,
+                    last,
+                };
             }
         }
     }
@@ -245,6 +294,9 @@ impl args::PolicyArgs {
         }
         if let Some(max) = self.max_delay {
             policy = policy.max_delay(max.into());
+        }
+        if let Some(grace) = self.not_found_grace {
+            policy = policy.not_found_grace(grace.into());
         }
         policy
     }

@@ -19,6 +19,8 @@ pub(crate) enum Outcome {
     Failed(String),
     DeadlineExceeded(String),
     RequestError(String),
+    /// The results could not be written (`omni-query --output`).
+    OutputError(String),
     Interrupted,
 }
 
@@ -29,17 +31,19 @@ impl Outcome {
             Outcome::Failed(_) => "failed",
             Outcome::DeadlineExceeded(_) => "deadline_exceeded",
             Outcome::RequestError(_) => "request_error",
+            Outcome::OutputError(_) => "output_error",
             Outcome::Interrupted => "interrupted",
         }
     }
 
     fn reason(&self) -> Option<&str> {
         match self {
-            Outcome::Failed(r) | Outcome::DeadlineExceeded(r) | Outcome::RequestError(r) => Some(r),
+            Outcome::Failed(r)
+            | Outcome::DeadlineExceeded(r)
+            | Outcome::RequestError(r)
+            | Outcome::OutputError(r) => Some(r),
             Outcome::Succeeded => None,
-            Outcome::Interrupted => {
-                Some("interrupted: polling stopped, nothing was cancelled on the server")
-            }
+            Outcome::Interrupted => Some("polling stopped, nothing was cancelled on the server"),
         }
     }
 }
@@ -185,28 +189,52 @@ impl Reporter {
         }
     }
 
-    pub(crate) fn finish(&mut self, outcome: &Outcome) {
-        self.finish_with::<GetJobStatusResponse>(outcome, None);
+    /// Whether `--json` was given.
+    pub(crate) fn json(&self) -> bool {
+        self.json
     }
 
-    pub(crate) fn finish_with<T: Describe>(&mut self, outcome: &Outcome, last: Option<&T>) {
+    /// Removes the progress bar (if any) so that stdout can be written to.
+    pub(crate) fn clear_progress(&mut self) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
+    }
+
+    /// Prints the ending: the final line, or the `"event":"done"` JSON line.
+    pub(crate) fn finish_with<T: Describe>(&mut self, outcome: &Outcome, last: Option<&T>) {
+        self.finish_raw(
+            outcome,
+            last.map(Describe::state),
+            last.map(Describe::label),
+            last.map(Describe::to_json),
+        );
+    }
+
+    /// Like [`Reporter::finish_with`], with the job's state, label and JSON given as is
+    /// (`omni-query` replaces the base64 results with rows or file names).
+    pub(crate) fn finish_raw(
+        &mut self,
+        outcome: &Outcome,
+        state: Option<String>,
+        label: Option<String>,
+        job: Option<Value>,
+    ) {
+        self.clear_progress();
         if self.json {
             print_line(&json!({
                 "event": "done",
                 "outcome": outcome.name(),
                 "reason": outcome.reason(),
-                "state": last.map(Describe::state),
-                "job": last.map(Describe::to_json),
+                "state": state,
+                "job": job,
             }));
         } else {
             match outcome {
                 Outcome::Succeeded => println!(
                     "succeeded: {} {}",
-                    last.map(Describe::label).unwrap_or_default(),
-                    last.map(Describe::state).unwrap_or_default()
+                    label.unwrap_or_default(),
+                    state.unwrap_or_default()
                 ),
                 other => {
                     let reason = other.reason().unwrap_or_default();
