@@ -140,7 +140,7 @@ impl std::error::Error for FetchError {}
 #[non_exhaustive]
 pub enum PollError<T> {
     /// The job reached a failure state (failed or cancelled).
-    #[error("job {job} failed after {attempts} polls in {elapsed:.1?}: {reason}")]
+    #[error("job {job} failed after {attempts} poll(s) in {elapsed:.1?}: {reason}")]
     Failed {
         /// The job id(s).
         job: String,
@@ -154,7 +154,7 @@ pub enum PollError<T> {
         reason: String,
     },
     /// The deadline passed (or a `Retry-After` pointed past it) before the job finished.
-    #[error("gave up waiting for job {job} after {attempts} polls in {elapsed:.1?}: {reason}{}", last_error.as_ref().map(|e| format!(" (last error: {e})")).unwrap_or_default())]
+    #[error("gave up waiting for job {job} after {attempts} poll(s) in {elapsed:.1?}: {reason}{}", last_error.as_ref().map(|e| format!(" (last error: {e})")).unwrap_or_default())]
     DeadlineExceeded {
         /// The job id(s).
         job: String,
@@ -170,7 +170,7 @@ pub enum PollError<T> {
         reason: String,
     },
     /// `max_attempts` requests were made and the job is still not finished.
-    #[error("job {job} not finished after {attempts} polls ({elapsed:.1?}), the policy's max_attempts{}", last_error.as_ref().map(|e| format!(" (last error: {e})")).unwrap_or_default())]
+    #[error("job {job} not finished after {attempts} poll(s) ({elapsed:.1?}), the policy's max_attempts{}", last_error.as_ref().map(|e| format!(" (last error: {e})")).unwrap_or_default())]
     AttemptsExhausted {
         /// The job id(s).
         job: String,
