@@ -159,6 +159,9 @@ pub fn generate(root: &Path, sdk: &Sdk) -> Result<Output, CodegenError> {
     let spec_bytes = read(root, spec_path)?;
     let mut doc = parse_document(&spec_bytes, spec_path)?;
     let mut header_inputs = vec![(spec_path.to_owned(), sha256_hex(&spec_bytes))];
+    // Before the overlay: an overlay on a document that is not OpenAPI 3 would only say
+    // that its targets select nothing.
+    check_version(&doc, spec_path)?;
     if let Some(overlay_path) = &sdk.overlay {
         let overlay_bytes = read(root, overlay_path)?;
         let overlay_doc = parse_document(&overlay_bytes, overlay_path)?;

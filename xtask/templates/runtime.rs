@@ -490,22 +490,28 @@ fn validate_base_url(raw: &str, source_name: &'static str) -> Result<String, Con
     Ok(trimmed.to_owned())
 }
 
-/// `https://user:pw@host/x` → `https://<redacted>@host/x`: a refused URL is echoed in
-/// errors, its credentials never.
+/// `https://user:pw@host/x?key=v` → `https://<redacted>@host/x?<redacted>`: a refused URL
+/// is echoed in errors, credentials in it never (user info, and a query, which is where
+/// API keys end up).
 fn redact_userinfo(raw: &str) -> String {
-    let Some(scheme_end) = raw.find("://").map(|i| i + 3) else {
-        return raw.to_owned();
+    let (without_query, had_query) = match raw.split_once(['?', '#']) {
+        Some((before, _)) => (before, true),
+        None => (raw, false),
     };
-    let authority_end = raw[scheme_end..]
-        .find(['/', '?', '#'])
-        .map_or(raw.len(), |i| scheme_end + i);
-    match raw[scheme_end..authority_end].rfind('@') {
+    let suffix = if had_query { "?<redacted>" } else { "" };
+    let Some(scheme_end) = without_query.find("://").map(|i| i + 3) else {
+        return format!("{without_query}{suffix}");
+    };
+    let authority_end = without_query[scheme_end..]
+        .find('/')
+        .map_or(without_query.len(), |i| scheme_end + i);
+    match without_query[scheme_end..authority_end].rfind('@') {
         Some(at) => format!(
-            "{}<redacted>{}",
-            &raw[..scheme_end],
-            &raw[scheme_end + at..]
+            "{}<redacted>{}{suffix}",
+            &without_query[..scheme_end],
+            &without_query[scheme_end + at..]
         ),
-        None => raw.to_owned(),
+        None => format!("{without_query}{suffix}"),
     }
 }
 

@@ -772,7 +772,6 @@ fn openapi_2_0() {
 /// "selects nothing ... (did upstream change? review the fix)", naming only the overlay
 /// file, instead of "specs/retailgrid.yaml: a Swagger 2.0 document".
 #[test]
-#[ignore = "BUG: with an overlay configured, a non-OpenAPI spec is reported as an overlay error naming only the overlay"]
 fn openapi_2_0_with_the_overlay_configured_names_the_spec() {
     let doc = b"swagger: \"2.0\"\ninfo: {title: x, version: \"1\"}\npaths: {}\n";
     let run = case(Spec::Retailgrid, doc, true);
