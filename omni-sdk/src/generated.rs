@@ -2,7 +2,7 @@
 // Change the source and run `cargo xtask codegen`; CI runs
 // `cargo xtask codegen --check` and the crate's build.rs compares these hashes.
 // sha256 c78fd9be0470e785a51f8c14a8f40f0a5598446de92eff37e79005c3e0f942a7 specs/omni.yaml
-// sha256 0e7b18331e93bfcd15fbe8f43144e39d0d699fa1c53309f29367c31e1b9d5379 specs/omni.overlay.yaml
+// sha256 c7681c5a7560a07a4dd4436ff54b1fbd097556cd5975ad601e6615c00ceebca9 specs/omni.overlay.yaml
 
 #[allow(unused_imports)]
 pub use progenitor_client::{ByteStream, ClientInfo, Error, ResponseValue};
@@ -234,6 +234,9 @@ pub mod types {
         ///Client-side result identifier
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub client_result_id: ::std::option::Option<::uuid::Uuid>,
+        ///Why the query job failed, when its status says it did.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<::std::string::String>,
         ///The unique identifier for the query job
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub job_id: ::std::option::Option<::uuid::Uuid>,
@@ -1083,6 +1086,10 @@ pub mod types {
                 ::std::option::Option<::uuid::Uuid>,
                 ::std::string::String,
             >,
+            error: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             job_id: ::std::result::Result<
                 ::std::option::Option<::uuid::Uuid>,
                 ::std::string::String,
@@ -1121,6 +1128,7 @@ pub mod types {
                 Self {
                     cache_metadata: Ok(Default::default()),
                     client_result_id: Ok(Default::default()),
+                    error: Ok(Default::default()),
                     job_id: Ok(Default::default()),
                     query: Ok(Default::default()),
                     remaining_job_ids: Ok(Default::default()),
@@ -1160,6 +1168,18 @@ pub mod types {
                         format!(
                             "error converting supplied value for client_result_id: {e}"
                         )
+                    });
+                self
+            }
+            pub fn error<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for error: {e}")
                     });
                 self
             }
@@ -1277,6 +1297,7 @@ pub mod types {
                 Ok(Self {
                     cache_metadata: value.cache_metadata?,
                     client_result_id: value.client_result_id?,
+                    error: value.error?,
                     job_id: value.job_id?,
                     query: value.query?,
                     remaining_job_ids: value.remaining_job_ids?,
@@ -1293,6 +1314,7 @@ pub mod types {
                 Self {
                     cache_metadata: Ok(value.cache_metadata),
                     client_result_id: Ok(value.client_result_id),
+                    error: Ok(value.error),
                     job_id: Ok(value.job_id),
                     query: Ok(value.query),
                     remaining_job_ids: Ok(value.remaining_job_ids),

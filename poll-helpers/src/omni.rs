@@ -272,12 +272,19 @@ impl QueryResult {
     }
 
     fn failure(&self) -> Option<String> {
-        let status = self.response.as_ref()?.status.as_deref()?;
-        matches!(
+        let response = self.response.as_ref()?;
+        let status = response.status.as_deref()?;
+        let failed = matches!(
             status.to_ascii_uppercase().as_str(),
             "FAILED" | "ERROR" | "ERRORED" | "CANCELLED" | "CANCELED"
-        )
-        .then(|| format!("query job {} ended with status {status}", self.job_id))
+        );
+        failed.then(|| match &response.error {
+            Some(error) => format!(
+                "query job {} ended with status {status}: {error}",
+                self.job_id
+            ),
+            None => format!("query job {} ended with status {status}", self.job_id),
+        })
     }
 }
 

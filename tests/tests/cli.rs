@@ -378,7 +378,7 @@ async fn failed_and_cancelled_jobs_exit_1_with_the_reason() {
         "failed: AI job cancelled by user".to_owned(),
         "failed: Column 'revenue' not found (QUERY_EXECUTION_ERROR)".to_owned(),
         "failed: refresh_schema job reported FAILED".to_owned(),
-        format!("failed: query job {query} ended with status FAILED"),
+        format!("failed: query job {query} ended with status FAILED: Syntax error in SQL"),
     ];
     for (run, reason) in runs.iter().zip(expected) {
         run.assert_code(1);
