@@ -298,7 +298,7 @@ impl ClientBuilder {
             (None, None) if api.token_required => {
                 return Err(ConfigError::Missing {
                     what: api.token_var,
-                    hint: "set it, or call ClientBuilder::bearer_token",
+                    hint: "set it in the environment (in code: ClientBuilder::bearer_token)",
                 });
             }
             (None, None) => {}
@@ -358,7 +358,7 @@ impl ClientBuilder {
                 Some(url) => Ok((url.to_owned(), "the spec's servers")),
                 None => Err(ConfigError::Missing {
                     what: api.base_url_var,
-                    hint: "set it, or call ClientBuilder::base_url",
+                    hint: "set it in the environment (in code: ClientBuilder::base_url)",
                 }),
             },
         }
