@@ -16,10 +16,11 @@ use tokio::time::Instant;
 ///
 /// Why not a plain token bucket with burst = `limit`: it lets almost twice the limit
 /// through one of the server's fixed windows (a full burst at the end of one window, a
-/// refilled one at the start of the next). This budget is a GCRA (`governor`) with burst
-/// `b = max(1, limit / 2)` and one more request every `per / (limit − b)`, so any window
-/// of length `per` holds at most `b + (limit − b) = limit` requests, and a group of
-/// pollers that start together still gets half the limit at once.
+/// refilled one at the start of the next). This budget is a GCRA (`governor`) with a burst
+/// of `b = max(1, limit / 10)` and one more request every `per / (limit − b)`, so any
+/// window of length `per` holds at most `b + (limit − b) = limit` requests, while the
+/// sustained rate stays at 90 % of the limit (a larger burst would cost sustained rate:
+/// with `b = limit / 2` only half the limit gets through per window in steady state).
 ///
 /// After a 429, the whole budget cools down until the server's `Retry-After`, not only the
 /// poller that received it.
@@ -77,7 +78,7 @@ impl RateBudget {
     pub fn new(limit: u32, per: Duration) -> Self {
         let limit = limit.max(1);
         let per = per.max(Duration::from_millis(1));
-        let burst = (limit / 2).max(1);
+        let burst = (limit / 10).max(1);
         let refills = limit - burst;
         // With a refill every `per / refills`, a window of `per` holds `burst + refills`.
         // For limit 1: one request, then one per `per`.
