@@ -226,6 +226,7 @@ fn stage(
         crate_dir: name.to_owned(),
         spec: spec_rel.to_owned(),
         overlay: None,
+        strip_path_prefix: None,
     };
     let output = codegen::generate(staging, &sdk)?;
     for (path, contents) in &output.files {

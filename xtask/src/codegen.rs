@@ -23,6 +23,10 @@ pub struct Sdk {
     /// Overlay with our fixes, relative to the workspace root.
     #[serde(default)]
     pub overlay: Option<String>,
+    /// A prefix removed from every path key before anything else (e.g. `/api` when the
+    /// document's paths carry what the configured base URL already ends with).
+    #[serde(default)]
+    pub strip_path_prefix: Option<String>,
 }
 
 /// `specs/sdks.toml`: the list of generated crates.
@@ -162,6 +166,9 @@ pub fn generate(root: &Path, sdk: &Sdk) -> Result<Output, CodegenError> {
     // Before the overlay: an overlay on a document that is not OpenAPI 3 would only say
     // that its targets select nothing.
     check_version(&doc, spec_path)?;
+    if let Some(prefix) = &sdk.strip_path_prefix {
+        strip_path_prefix(&mut doc, prefix);
+    }
     if let Some(overlay_path) = &sdk.overlay {
         let overlay_bytes = read(root, overlay_path)?;
         let overlay_doc = parse_document(&overlay_bytes, overlay_path)?;
@@ -232,6 +239,28 @@ pub fn generate(root: &Path, sdk: &Sdk) -> Result<Output, CodegenError> {
         warnings,
         dropped,
     })
+}
+
+/// Removes `prefix` from the start of every path key (`/api/v1/x` → `/v1/x` for `/api`).
+/// Keys without the prefix are kept as they are.
+pub fn strip_path_prefix(doc: &mut serde_json::Value, prefix: &str) {
+    let prefix = prefix.trim_end_matches('/');
+    if prefix.is_empty() {
+        return;
+    }
+    if let Some(paths) = doc
+        .get_mut("paths")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        let entries = std::mem::take(paths);
+        for (key, item) in entries {
+            let stripped = match key.strip_prefix(prefix) {
+                Some(rest) if rest.starts_with('/') => rest.to_owned(),
+                _ => key,
+            };
+            paths.insert(stripped, item);
+        }
+    }
 }
 
 /// Refuses documents that are not OpenAPI 3.0 or 3.1 (Swagger 2.0, AsyncAPI, ...).
@@ -329,6 +358,14 @@ mod tests {
         assert_eq!(op_snake_case("waitForQuery"), "wait_for_query");
         assert_eq!(op_snake_case("get_job"), "get_job");
         assert_eq!(op_snake_case("getAiJob"), "get_ai_job");
+    }
+
+    #[test]
+    fn path_prefixes_are_stripped_only_where_they_are_a_whole_segment() {
+        let mut doc = serde_json::json!({"paths": {"/api/v1/a": {}, "/apiary": {}, "/v1/b": {}}});
+        strip_path_prefix(&mut doc, "/api/");
+        let keys: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["/apiary", "/v1/a", "/v1/b"]);
     }
 
     #[test]
