@@ -52,6 +52,7 @@
 
 mod budget;
 mod error;
+mod learn;
 pub mod omni;
 mod policy;
 mod poller;
@@ -61,6 +62,7 @@ mod snapshot;
 
 pub use budget::RateBudget;
 pub use error::{FetchError, FetchErrorKind, PollError};
+pub use learn::DurationModel;
 pub use policy::{PolicyError, PollPolicy};
 pub use poller::{PollEvent, Poller};
 pub use snapshot::{Phase, Snapshot};

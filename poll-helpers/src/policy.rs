@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::learn::{DurationModel, PlanKey};
+
 /// How a wait paces its polls and when it gives up.
 ///
 /// The schedule: the first poll after [`initial_delay`](Self::initial_delay) (default: at
@@ -14,10 +16,29 @@ use std::time::Duration;
 /// - the last poll, moved earlier so that it lands just before the deadline instead of
 ///   after it (1 s before, or a tenth of the deadline if that is less, so that its request
 ///   can complete);
-/// - Omni's floor: the Omni adapters never poll a job more than once per second.
+/// - Omni's floor: the Omni adapters never poll a job more than once per second;
+/// - the informed schedules below: up to [`progress_max_delay`](Self::progress_max_delay)
+///   between polls, and a warm duration model may place the first poll later than
+///   `initial_delay`.
 ///
 /// The whole wait, sleeps and requests, ends at [`deadline`](Self::deadline); a request
 /// in flight then is cut off.
+///
+/// Two informed schedules can replace the backoff delay while a job is pending (a
+/// snapshot's [`poll_again_after`](crate::Snapshot::poll_again_after) still wins over
+/// both, and the deadline and floor still apply):
+/// - [`progress_aware`](Self::progress_aware) (on by default): when snapshots report a
+///   growing [`progress`](crate::Snapshot::progress), the next poll goes near the finish
+///   time it predicts;
+/// - [`learn_durations`](Self::learn_durations) (off by default: it needs one
+///   [`DurationModel`] per kind of job, and a learning policy's schedule changes as it
+///   learns, which a seeded schedule must not): once the model is warm, polls follow a
+///   plan made from how long past jobs took, dense where jobs finish and sparse where
+///   they rarely do, within [`max_detection_latency`](Self::max_detection_latency).
+///
+/// Both are placed without jitter (a job's own estimate already sets it apart from the
+/// others), and both keep drawing the jitter of each attempt, so the backoff they fall
+/// back to is the one the same seed gives without them.
 ///
 /// Jitter comes from SplitMix64 seeded with [`seed`](Self::seed) mixed with the job id
 /// (FNV-1a), so a seeded run is reproducible across crate versions, and pollers sharing a
@@ -45,11 +66,17 @@ pub struct PollPolicy {
     pub(crate) max_attempts: Option<u32>,
     pub(crate) not_found_grace: Duration,
     pub(crate) seed: Option<u64>,
+    pub(crate) progress_aware: bool,
+    pub(crate) progress_max_delay: Duration,
+    pub(crate) learn: Option<DurationModel>,
+    pub(crate) max_detection_latency: Option<Duration>,
 }
 
 impl Default for PollPolicy {
     /// 0 s initial delay, 2 s → 30 s backoff ×1.5 with 20 % jitter, 15 min deadline, no
-    /// attempt limit, 10 s grace for a job that is not visible yet.
+    /// attempt limit, 10 s grace for a job that is not visible yet; progress-aware
+    /// placement on (up to 5 min between polls with a reliable finish estimate); no
+    /// duration model.
     fn default() -> Self {
         Self {
             initial_delay: Duration::ZERO,
@@ -61,6 +88,10 @@ impl Default for PollPolicy {
             max_attempts: None,
             not_found_grace: Duration::from_secs(10),
             seed: None,
+            progress_aware: true,
+            progress_max_delay: Duration::from_secs(5 * 60),
+            learn: None,
+            max_detection_latency: None,
         }
     }
 }
@@ -185,6 +216,84 @@ impl PollPolicy {
         self
     }
 
+    /// Places polls by the job's reported progress (default: on). When snapshots report a
+    /// [`progress`](crate::Snapshot::progress) fraction that grows, the rate from an
+    /// early point to the latest one predicts the finish time, and the next poll goes
+    /// just after it (a few tenths of a second, plus 0.5 % of the time left, to absorb
+    /// rounding), within `[min_delay, max_delay]`. Once a prediction has come true (the
+    /// next poll found the progress it predicted, within 2 points plus a tenth of the
+    /// predicted growth), the estimate is *reliable* and a poll may wait up to
+    /// [`progress_max_delay`](Self::progress_max_delay). Past the predicted finish with
+    /// the job still pending, delays restart from `min_delay` and grow as the backoff
+    /// does. Without progress, before it first grows, or for the rest of the wait once
+    /// it goes backwards (or outside `0.0..=1.0`), the backoff schedule is used.
+    ///
+    /// ```
+    /// let p = poll_helpers::PollPolicy::default().progress_aware(false); // backoff only
+    /// ```
+    pub fn progress_aware(mut self, on: bool) -> Self {
+        self.progress_aware = on;
+        self
+    }
+
+    /// The longest delay an informed schedule may choose: a reliable progress estimate,
+    /// or a warm [`DurationModel`] skipping a stretch where jobs rarely finish (default
+    /// 5 min; never less than `max_delay`, and never past the deadline).
+    ///
+    /// ```
+    /// let p = poll_helpers::PollPolicy::default()
+    ///     .progress_max_delay(std::time::Duration::from_secs(600));
+    /// ```
+    pub fn progress_max_delay(mut self, delay: Duration) -> Self {
+        self.progress_max_delay = delay;
+        self
+    }
+
+    /// Learns how long jobs take from the waits made with this policy and its clones, and
+    /// once `model` is warm ([`DurationModel::WARM_UP`] waits recorded) polls by a plan
+    /// made from it instead of the backoff: every
+    /// [`max_detection_latency`](Self::max_detection_latency) where jobs finish, and
+    /// skipping stretches where they rarely do (the first poll too, if jobs never finish
+    /// that early), such that by the model at most [`DurationModel::MISS_BUDGET`] of
+    /// waits see their job later than that bound after it finished, and none later than
+    /// 4 times the bound. Gaps stay within
+    /// `[min_delay, progress_max_delay]`; past the plan (a job slower than any the model
+    /// keeps) the backoff takes over. A progress estimate, when there is one, wins over
+    /// the plan.
+    ///
+    /// Each wait that succeeds records where its job finished (between the last poll that
+    /// saw it pending and the one that saw it done, or the progress estimate in between).
+    /// Use one model per kind of job.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use poll_helpers::{DurationModel, PollPolicy};
+    ///
+    /// let ai_jobs = DurationModel::new();
+    /// let policy = PollPolicy::default()
+    ///     .learn_durations(ai_jobs.clone())
+    ///     .max_detection_latency(Duration::from_secs(5));
+    /// # let _ = policy;
+    /// ```
+    pub fn learn_durations(mut self, model: DurationModel) -> Self {
+        self.learn = Some(model);
+        self
+    }
+
+    /// How long after a job finishes its wait may still be polling, for the plans of
+    /// [`learn_durations`](Self::learn_durations) (default: `max_delay`). A bound for
+    /// all but a few waits ([`DurationModel::MISS_BUDGET`] by the model, which are seen
+    /// within 4 times the bound), not a hard one; raised to `min_delay` if below it.
+    ///
+    /// ```
+    /// let p = poll_helpers::PollPolicy::default()
+    ///     .max_detection_latency(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn max_detection_latency(mut self, latency: Duration) -> Self {
+        self.max_detection_latency = Some(latency);
+        self
+    }
+
     /// The deadline of the whole wait.
     ///
     /// ```
@@ -224,6 +333,25 @@ impl PollPolicy {
             return Err(PolicyError::ZeroAttempts);
         }
         Ok(())
+    }
+
+    /// The longest delay of an informed schedule.
+    pub(crate) fn informed_max_delay(&self) -> Duration {
+        self.progress_max_delay.max(self.max_delay)
+    }
+
+    /// What a duration model's plan depends on.
+    pub(crate) fn plan_key(&self) -> PlanKey {
+        let latency = self
+            .max_detection_latency
+            .unwrap_or(self.max_delay)
+            .max(self.min_delay);
+        PlanKey {
+            latency: latency.as_secs_f64(),
+            min_gap: self.min_delay.as_secs_f64(),
+            max_gap: self.informed_max_delay().max(latency).as_secs_f64(),
+            start: self.initial_delay.min(self.deadline).as_secs_f64(),
+        }
     }
 
     /// The backoff delay after poll number `attempt` (1-based) given a uniform draw

@@ -2,6 +2,7 @@
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_core::Stream;
@@ -11,6 +12,7 @@ use tracing::Instrument;
 
 use crate::budget::RateBudget;
 use crate::error::{FetchError, FetchErrorKind, PollError};
+use crate::learn::Plan;
 use crate::policy::{PollPolicy, SplitMix64, process_seed};
 use crate::snapshot::{Phase, Snapshot};
 
@@ -265,6 +267,12 @@ struct State<'a, T> {
     last_error: Option<FetchError>,
     finished: Option<PollError<T>>,
     done: bool,
+    /// What the reported progress says about the finish time.
+    progress: ProgressEstimate,
+    /// The duration model's plan, when the policy has a warm one.
+    plan: Option<Arc<Plan>>,
+    /// When the last poll that saw the job pending got its answer (since the start).
+    last_pending: Option<Duration>,
 }
 
 impl<'a, T> State<'a, T>
@@ -286,6 +294,9 @@ where
             last_error: None,
             finished: None,
             done: false,
+            progress: ProgressEstimate::default(),
+            plan: None,
+            last_pending: None,
         }
     }
 
@@ -331,7 +342,19 @@ where
                 // A deadline of Duration::MAX means "no deadline": saturate far ahead.
                 let policy = &self.poller.policy;
                 self.deadline = far_add(now, policy.deadline);
-                self.next_at = far_add(now, policy.initial_delay.min(policy.deadline));
+                let mut first = policy.initial_delay.min(policy.deadline);
+                self.plan = policy
+                    .learn
+                    .as_ref()
+                    .and_then(|m| m.plan(policy.plan_key()));
+                if let Some(at) = self.plan.as_ref().and_then(|p| p.first()) {
+                    // A warm model may skip the first poll too, if jobs never finish that
+                    // early; not past the last slot before the deadline.
+                    let margin = LAST_POLL_MARGIN.min(policy.deadline / 10);
+                    let last_slot = policy.deadline.saturating_sub(margin);
+                    first = first.max(secs(at).min(last_slot));
+                }
+                self.next_at = far_add(now, first);
                 now
             }
         };
@@ -366,10 +389,19 @@ where
             Some((delay, hard)) => {
                 let scheduled = self.schedule(now, delay, hard);
                 if scheduled.is_none() {
-                    let reason = format!(
-                        "deadline of {:.1?} reached with the job still pending",
-                        self.poller.policy.deadline
-                    );
+                    let left = self.deadline.saturating_duration_since(now);
+                    let reason = if left.is_zero() {
+                        format!(
+                            "the deadline of {:.1?} passed with the job still pending",
+                            self.poller.policy.deadline
+                        )
+                    } else {
+                        format!(
+                            "no further poll fits before the deadline of {:.1?} ({left:.1?} left, \
+                             next poll due in {delay:.1?})",
+                            self.poller.policy.deadline
+                        )
+                    };
                     self.finished = Some(self.deadline_error(reason));
                 }
                 scheduled
@@ -407,7 +439,10 @@ where
         let exhausted = policy.max_attempts.is_some_and(|max| self.attempt >= max);
         match outcome {
             Ok(snapshot) => match snapshot.phase() {
-                Phase::Succeeded => None,
+                Phase::Succeeded => {
+                    self.record_duration(elapsed);
+                    None
+                }
                 Phase::Failed(reason) => {
                     self.finished = Some(PollError::Failed {
                         job: self.job(),
@@ -419,10 +454,19 @@ where
                     None
                 }
                 Phase::Pending if exhausted => self.exhausted(elapsed),
-                Phase::Pending => match snapshot.poll_again_after() {
-                    Some(delay) => Some((delay, false)),
-                    None => Some((policy.backoff(self.attempt, self.rng.next_f64()), false)),
-                },
+                Phase::Pending => {
+                    self.last_pending = Some(elapsed);
+                    if policy.progress_aware {
+                        self.progress.observe(elapsed, snapshot.progress());
+                    }
+                    match snapshot.poll_again_after() {
+                        Some(delay) => Some((delay, false)),
+                        None => {
+                            let u = self.rng.next_f64();
+                            Some((self.pending_delay(elapsed, u), false))
+                        }
+                    }
+                }
             },
             Err(e) => {
                 let permanent = match e.kind {
@@ -469,6 +513,41 @@ where
         }
     }
 
+    /// The delay before the next poll of a pending job (without `poll_again_after`): a
+    /// progress estimate, else the duration model's plan, else the backoff. `u` is this
+    /// attempt's jitter draw, taken whichever is used so that the backoff's sequence does
+    /// not depend on it.
+    fn pending_delay(&mut self, elapsed: Duration, u: f64) -> Duration {
+        let policy = &self.poller.policy;
+        if policy.progress_aware
+            && let Some(delay) = self.progress.delay(elapsed, policy, u)
+        {
+            return delay;
+        }
+        let t = elapsed.as_secs_f64();
+        if let Some(at) = self.plan.as_ref().and_then(|p| p.next_after(t)) {
+            return secs(at - t).max(policy.min_delay);
+        }
+        policy.backoff(self.attempt, u)
+    }
+
+    /// Teaches the policy's duration model where this job finished: between the last
+    /// poll that saw it pending and now, or at the progress estimate if it falls between.
+    fn record_duration(&self, elapsed: Duration) {
+        let Some(model) = &self.poller.policy.learn else {
+            return;
+        };
+        let after = self.last_pending.unwrap_or(Duration::ZERO);
+        match self.progress.eta {
+            Some(eta)
+                if self.progress.usable() && eta > after.as_secs_f64() && secs(eta) <= elapsed =>
+            {
+                model.record(secs(eta));
+            }
+            _ => model.record_between(after, elapsed),
+        }
+    }
+
     fn exhausted(&mut self, elapsed: Duration) -> Option<(Duration, bool)> {
         self.finished = Some(PollError::AttemptsExhausted {
             job: self.job(),
@@ -503,6 +582,128 @@ where
         };
         self.next_at = now + delay;
         Some(delay)
+    }
+}
+
+/// A duration from seconds, 0 for negative or NaN, saturating far ahead.
+fn secs(s: f64) -> Duration {
+    Duration::try_from_secs_f64(s.max(0.0)).unwrap_or(if s > 0.0 {
+        Duration::MAX
+    } else {
+        Duration::ZERO
+    })
+}
+
+/// How far a progress reading may stray from the prediction and still confirm it: 2
+/// points plus a tenth of the predicted growth.
+const PROGRESS_TOLERANCE: (f64, f64) = (0.02, 0.1);
+
+/// What the snapshots' progress says about when the job will finish.
+///
+/// The rate is measured from an anchor to the latest reading: the last reading of the
+/// initial plateau (the job may sit at its first value while queued) until the progress
+/// has moved twice, then the first reading after the plateau. Readings without progress
+/// are ignored; a reading that goes backwards, or outside `0.0..=1.0`, ends the estimate
+/// for the rest of the wait.
+///
+/// Progress reported in whole percents (as Retailgrid's 0–100 is) is taken to be rounded
+/// down: the job is, on average, half a point further than it says, which the finish
+/// estimate adds.
+#[derive(Debug, Default)]
+struct ProgressEstimate {
+    broken: bool,
+    /// Whether every reading so far was a whole percent.
+    whole_percents: bool,
+    first: Option<f64>,
+    plateau_end: Option<(f64, f64)>,
+    moved: Option<(f64, f64)>,
+    last: Option<(f64, f64)>,
+    rate: Option<f64>,
+    /// Whether the previous estimate predicted the latest reading.
+    reliable: bool,
+    /// Polls in a row that found the job pending past the predicted finish.
+    overdue: u32,
+    /// The predicted finish, in seconds since the start.
+    eta: Option<f64>,
+}
+
+impl ProgressEstimate {
+    fn usable(&self) -> bool {
+        !self.broken && self.eta.is_some()
+    }
+
+    fn observe(&mut self, elapsed: Duration, progress: Option<f64>) {
+        if self.broken {
+            return;
+        }
+        let Some(p) = progress else { return };
+        let t = elapsed.as_secs_f64();
+        if !(-1e-9..=1.0 + 1e-9).contains(&p) {
+            // Also NaN.
+            self.broken = true;
+            return;
+        }
+        if let Some((lt, lp)) = self.last {
+            if p < lp - 1e-9 {
+                self.broken = true;
+                return;
+            }
+            if let Some(rate) = self.rate {
+                let predicted = (lp + rate * (t - lt)).min(1.0);
+                let (abs, rel) = PROGRESS_TOLERANCE;
+                self.reliable = (p - predicted).abs() <= abs + rel * (predicted - lp).max(0.0);
+            }
+        }
+        let whole = ((p * 100.0).round() - p * 100.0).abs() < 1e-6;
+        self.whole_percents = whole && (self.whole_percents || self.first.is_none());
+        match self.first {
+            None => {
+                self.first = Some(p);
+                self.plateau_end = Some((t, p));
+            }
+            Some(first) if self.moved.is_none() => {
+                if p <= first + 1e-9 {
+                    self.plateau_end = Some((t, p));
+                } else {
+                    self.moved = Some((t, p));
+                }
+            }
+            Some(_) => {}
+        }
+        self.last = Some((t, p));
+        let anchor = match (self.moved, self.plateau_end) {
+            (Some(m), _) if t > m.0 && p > m.1 => Some(m),
+            (_, anchor) => anchor,
+        };
+        self.rate = anchor
+            .filter(|&(at, ap)| t > at && p > ap)
+            .map(|(at, ap)| (p - ap) / (t - at));
+        let unreported = if self.whole_percents { 0.005 } else { 0.0 };
+        self.eta = self
+            .rate
+            .map(|rate| t + (1.0 - p - unreported).max(0.0) / rate);
+    }
+
+    /// The delay the estimate asks for, if there is an estimate.
+    fn delay(&mut self, elapsed: Duration, policy: &PollPolicy, u: f64) -> Option<Duration> {
+        if self.broken {
+            return None;
+        }
+        let eta = self.eta?;
+        let left = eta - elapsed.as_secs_f64();
+        if left <= 0.0 {
+            // Still pending past the predicted finish: start over from min_delay.
+            self.overdue += 1;
+            return Some(policy.backoff(self.overdue, u));
+        }
+        self.overdue = 0;
+        let cap = if self.reliable {
+            policy.informed_max_delay()
+        } else {
+            policy.max_delay
+        };
+        let aim = secs(left * 1.005 + 0.2);
+        Some(aim.clamp(policy.min_delay, cap.max(policy.min_delay)))
     }
 }
 

@@ -1,0 +1,900 @@
+//! P2: many concurrent waits in one process — memory, idle CPU, request rate, detection.
+//!
+//! `cargo bench -p poll-helpers --bench scale` runs each scenario in a child process of
+//! this binary (so that each has its own peak RSS) against a server in another child
+//! process (so that the server's memory and CPU are not counted):
+//!
+//! | scenario | what |
+//! | --- | --- |
+//! | `real 1000`, `real 10000` | that many `poll_helpers::omni::wait_for_job` waits, started over the first 2 s (jobs are submitted over time), one shared `omni_sdk::Client` (pooled HTTP/1 connections), real time |
+//! | `real 10000 burst` | the same 10,000 waits all started in the same instant: worst case for connections |
+//! | `virtual 10000`, `virtual 100000` | `Poller`s with the same policy and floor over a fake fetcher (no HTTP), on tokio's paused clock |
+//!
+//! Jobs complete 5–30 s after submission (seeded, uniform). The server is stateless: a
+//! job's completion time (Unix ms) is carried in the high 64 bits of its UUID, and it
+//! answers `RUNNING` before it and `COMPLETED` from it on.
+//!
+//! Policy: first poll at once, then 4 s growing ×1.5 to 8 s, 20 % jitter, 90 s deadline,
+//! Omni's 1 s floor (the adapter's), seeded. Each real run lasts about 40 s.
+//!
+//! Measured in each child: RSS before the waits start (after the client, the runtime, the
+//! bookkeeping and one warm-up request), then the peak (`VmHWM`, reset at the baseline
+//! through `/proc/self/clear_refs`; and the largest sampled `VmRSS`); CPU of the whole
+//! process (`/proc/self/task/*/schedstat`, ns) over a window where no poll is due (after
+//! every first poll was answered, before the earliest second poll); requests (one per
+//! poll event), their mean and peak (1 s) rate; open file descriptors (≈ sockets); and
+//! that every job is seen `COMPLETED`, with the delay from its completion to its
+//! detection.
+//!
+//! The markdown table is printed and, when `BENCH_REPORT_DIR` is set, written to
+//! `$BENCH_REPORT_DIR/scale.md`. Without `--bench` (`cargo test --benches`) only a
+//! 1,000-wait virtual run is done, in-process.
+//!
+//! One scenario alone: `cargo bench -p poll-helpers --bench scale -- --only real-10000`
+//! (names: `real-1000`, `real-10000`, `real-10000-burst`, `virtual-10000`,
+//! `virtual-100000`).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::StreamExt;
+use poll_helpers::{FetchError, Phase, PollPolicy, Poller, Snapshot, omni};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+/// Seed of the job mix and of the policy's jitter.
+const SEED: u64 = 0x5ca1e;
+/// Waits start spread over this window (the non-burst scenarios).
+const STAGGER: Duration = Duration::from_secs(2);
+/// Jobs complete this long after submission, uniformly.
+const DURATION_MIN_MS: u64 = 5_000;
+const DURATION_MAX_MS: u64 = 30_000;
+/// Hard bound on one child's run.
+const CHILD_TIME_LIMIT: Duration = Duration::from_secs(150);
+/// Targets (10,000 real waits).
+const TARGET_RSS_MB: f64 = 30.0;
+const TARGET_IDLE_CPU_PCT: f64 = 5.0;
+
+fn policy() -> PollPolicy {
+    PollPolicy::default()
+        .min_delay(Duration::from_secs(4))
+        .max_delay(Duration::from_secs(8))
+        .multiplier(1.5)
+        .jitter(0.2)
+        .deadline(Duration::from_secs(90))
+        .seed(SEED)
+}
+
+/// SplitMix64: the seeded job mix.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        if n == 0 { 0 } else { self.next() % n }
+    }
+}
+
+/// (start offset, duration) in ms of job `i`, for `n` jobs.
+fn job_plan(n: usize, stagger: Duration) -> Vec<(u64, u64)> {
+    let mut rng = Rng(SEED);
+    let stagger_ms = u64::try_from(stagger.as_millis()).unwrap_or(u64::MAX);
+    (0..n)
+        .map(|_| {
+            let offset = rng.below(stagger_ms);
+            let duration = DURATION_MIN_MS + rng.below(DURATION_MAX_MS - DURATION_MIN_MS + 1);
+            (offset, duration)
+        })
+        .collect()
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// A field of `/proc/self/status`, in kB.
+fn status_kb(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// CPU time of every thread of this process, ns (`/proc/self/task/*/schedstat`).
+fn process_cpu_ns() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+fn open_fds() -> u64 {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64)
+}
+
+fn raise_fd_limit() {
+    if let Err(e) = rlimit::increase_nofile_limit(20_000) {
+        eprintln!("warning: cannot raise the open file limit: {e}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Server child: `--serve`.
+
+fn serve() {
+    raise_fd_limit();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("server runtime");
+    rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_reuseaddr(true).expect("reuseaddr");
+        socket
+            .bind("127.0.0.1:0".parse().expect("addr"))
+            .expect("bind 127.0.0.1");
+        // A deep accept queue for the burst scenario (capped by net.core.somaxconn).
+        let listener = socket.listen(8192).expect("listen");
+        let port = listener.local_addr().expect("addr").port();
+        println!("PORT {port}");
+        // Exit when the parent closes our stdin (or dies).
+        std::thread::spawn(|| {
+            let mut sink = String::new();
+            while std::io::stdin()
+                .read_line(&mut sink)
+                .map(|n| n > 0)
+                .unwrap_or(false)
+            {}
+            std::process::exit(0);
+        });
+        let app = axum::Router::new().route(
+            "/v1/jobs/{job_id}/status",
+            axum::routing::get(
+                |axum::extract::Path(job_id): axum::extract::Path<String>| async move {
+                    use axum::http::{StatusCode, header};
+                    let Ok(id) = job_id.parse::<Uuid>() else {
+                        return (
+                            StatusCode::BAD_REQUEST,
+                            [(header::CONTENT_TYPE, "application/json")],
+                            r#"{"error":"400","message":"Bad Request"}"#.to_owned(),
+                        );
+                    };
+                    let due = u64::try_from(id.as_u128() >> 64).unwrap_or(u64::MAX);
+                    let status = if unix_ms() >= due {
+                        "COMPLETED"
+                    } else {
+                        "RUNNING"
+                    };
+                    (
+                        StatusCode::OK,
+                        [(header::CONTENT_TYPE, "application/json")],
+                        format!(
+                            r#"{{"jobId":"{id}","jobType":"SCHEMA_REFRESH","status":"{status}"}}"#
+                        ),
+                    )
+                },
+            ),
+        );
+        axum::serve(listener, app).await.expect("serve");
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// Measurement shared by the real and virtual runs.
+
+/// Per-job results, allocated before the baseline.
+struct Record {
+    /// ms since t0 of the job's completion (planned).
+    due_ms: AtomicU64,
+    /// ms since t0 when the wait returned COMPLETED; u64::MAX until then.
+    detected_ms: AtomicU64,
+    polls: AtomicU32,
+    failed: AtomicBool,
+}
+
+struct Shared {
+    records: Vec<Record>,
+    /// Requests per second since t0.
+    buckets: Vec<AtomicU32>,
+    requests: AtomicU64,
+    first_answered: AtomicU64,
+    /// µs since t0 of the earliest second poll due.
+    min_second_due_us: AtomicU64,
+    /// µs since t0 of the last first poll answered.
+    last_first_us: AtomicU64,
+    first_event_us: AtomicU64,
+    last_event_us: AtomicU64,
+    finished: AtomicU64,
+    errors: AtomicU64,
+}
+
+impl Shared {
+    fn new(n: usize) -> Arc<Shared> {
+        let shared = Shared {
+            records: (0..n)
+                .map(|_| Record {
+                    due_ms: AtomicU64::new(0),
+                    detected_ms: AtomicU64::new(u64::MAX),
+                    polls: AtomicU32::new(0),
+                    failed: AtomicBool::new(false),
+                })
+                .collect(),
+            buckets: (0..400).map(|_| AtomicU32::new(0)).collect(),
+            requests: AtomicU64::new(0),
+            first_answered: AtomicU64::new(0),
+            min_second_due_us: AtomicU64::new(u64::MAX),
+            last_first_us: AtomicU64::new(0),
+            first_event_us: AtomicU64::new(u64::MAX),
+            last_event_us: AtomicU64::new(0),
+            finished: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+        };
+        Arc::new(shared)
+    }
+
+    /// Records one poll event of job `i`.
+    fn event(&self, i: usize, at: Duration, next_delay: Option<Duration>, completed: bool) {
+        let us = u64::try_from(at.as_micros()).unwrap_or(u64::MAX);
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.first_event_us.fetch_min(us, Ordering::Relaxed);
+        self.last_event_us.fetch_max(us, Ordering::Relaxed);
+        if let Some(b) = self
+            .buckets
+            .get(usize::try_from(at.as_secs()).unwrap_or(usize::MAX))
+        {
+            b.fetch_add(1, Ordering::Relaxed);
+        }
+        let polls = self.records[i].polls.fetch_add(1, Ordering::Relaxed) + 1;
+        if polls == 1 {
+            self.last_first_us.fetch_max(us, Ordering::Relaxed);
+            if let Some(d) = next_delay {
+                let due = us.saturating_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+                self.min_second_due_us.fetch_min(due, Ordering::Relaxed);
+            }
+            self.first_answered.fetch_add(1, Ordering::Relaxed);
+        }
+        if completed {
+            self.records[i].detected_ms.store(
+                u64::try_from(at.as_millis()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    fn end(&self, i: usize, ok: bool) {
+        if !ok {
+            self.records[i].failed.store(true, Ordering::Relaxed);
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        self.finished.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// What one child reports, as `key=value` pairs on a `RESULT` line.
+type Report = BTreeMap<String, String>;
+
+fn put(r: &mut Report, k: &str, v: impl std::fmt::Display) {
+    r.insert(k.to_owned(), v.to_string());
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let idx = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+/// The figures common to both modes, once every wait ended.
+fn summarize(r: &mut Report, shared: &Shared, n: usize) {
+    let requests = shared.requests.load(Ordering::Relaxed);
+    let first = shared.first_event_us.load(Ordering::Relaxed);
+    let last = shared.last_event_us.load(Ordering::Relaxed);
+    let span_s = last.saturating_sub(first) as f64 / 1e6;
+    let peak = shared
+        .buckets
+        .iter()
+        .map(|b| b.load(Ordering::Relaxed))
+        .max()
+        .unwrap_or(0);
+    let mut latencies = Vec::with_capacity(n);
+    let mut detected = 0usize;
+    let mut early = 0usize;
+    for rec in &shared.records {
+        let d = rec.detected_ms.load(Ordering::Relaxed);
+        let due = rec.due_ms.load(Ordering::Relaxed);
+        if d != u64::MAX && !rec.failed.load(Ordering::Relaxed) {
+            detected += 1;
+            if d + 5 < due {
+                early += 1;
+            }
+            latencies.push(d.saturating_sub(due));
+        }
+    }
+    latencies.sort_unstable();
+    put(r, "requests", requests);
+    put(
+        r,
+        "requests_per_wait",
+        format!("{:.2}", requests as f64 / n as f64),
+    );
+    put(r, "span_s", format!("{span_s:.1}"));
+    put(
+        r,
+        "rps_mean",
+        format!("{:.0}", requests as f64 / span_s.max(1e-9)),
+    );
+    put(r, "rps_peak_1s", peak);
+    put(r, "detected", detected);
+    put(r, "detected_early", early);
+    put(r, "errors", shared.errors.load(Ordering::Relaxed));
+    put(r, "latency_p50_ms", percentile(&latencies, 0.5));
+    put(r, "latency_p99_ms", percentile(&latencies, 0.99));
+    put(r, "latency_max_ms", latencies.last().copied().unwrap_or(0));
+}
+
+/// Resets `VmHWM` to the current RSS; returns the baseline RSS (kB).
+fn baseline_kb() -> u64 {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    status_kb("VmRSS")
+}
+
+// ---------------------------------------------------------------------------------------
+// Real child: `--child real <n> <port> <stagger_ms>`.
+
+fn real(n: usize, port: u16, stagger: Duration) -> Report {
+    raise_fd_limit();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        let client: &'static omni_sdk::Client = Box::leak(Box::new(
+            omni_sdk::Client::builder()
+                .base_url(format!("http://127.0.0.1:{port}"))
+                .bearer_token("t")
+                .build()
+                .expect("client"),
+        ));
+        let shared = Shared::new(n);
+        let plan = job_plan(n, stagger);
+        // Warm-up: one request (a job due at the epoch: COMPLETED).
+        client
+            .get_job_status()
+            .job_id(Uuid::from_u128(1))
+            .send()
+            .await
+            .expect("warm-up request");
+
+        let cpu_start = process_cpu_ns();
+        let base_kb = baseline_kb();
+        let t0 = Instant::now();
+        let t0_unix = unix_ms();
+        let policy = policy();
+        for (i, &(offset, duration)) in plan.iter().enumerate() {
+            let shared = Arc::clone(&shared);
+            let policy = policy.clone();
+            shared.records[i]
+                .due_ms
+                .store(offset + duration, Ordering::Relaxed);
+            let due_unix = t0_unix + offset + duration;
+            let id = Uuid::from_u128((u128::from(due_unix) << 64) | i as u128);
+            tokio::spawn(async move {
+                tokio::time::sleep_until(t0 + Duration::from_millis(offset)).await;
+                let mut events = omni::wait_for_job(client, id, &policy).into_stream();
+                let mut ok = false;
+                while let Some(event) = events.next().await {
+                    let at = t0.elapsed();
+                    match event {
+                        Ok(e) => {
+                            let completed = e.next_delay.is_none()
+                                && e.outcome.as_ref().is_ok_and(|s| {
+                                    s.status
+                                        == Some(
+                                            omni_sdk::types::GetJobStatusResponseStatus::Completed,
+                                        )
+                                });
+                            ok = completed;
+                            shared.event(i, at, e.next_delay, completed);
+                        }
+                        Err(e) => {
+                            eprintln!("job {i}: {e}");
+                            break;
+                        }
+                    }
+                }
+                shared.end(i, ok);
+            });
+        }
+
+        let mut r = Report::new();
+        let (mut max_rss, mut max_fds) = (base_kb, 0u64);
+        let mut idle_done = false;
+        let mut tick = 0u64;
+        while shared.finished.load(Ordering::Relaxed) < n as u64 && t0.elapsed() < CHILD_TIME_LIMIT
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            tick += 1;
+            max_rss = max_rss.max(status_kb("VmRSS"));
+            if tick.is_multiple_of(5) {
+                max_fds = max_fds.max(open_fds());
+            }
+            if !idle_done && shared.first_answered.load(Ordering::Relaxed) == n as u64 {
+                idle_done = true;
+                max_fds = max_fds.max(open_fds());
+                measure_idle(&mut r, &shared, t0).await;
+            }
+        }
+        let cpu_total = process_cpu_ns() - cpu_start;
+        put(&mut r, "mode", "real");
+        put(&mut r, "n", n);
+        put(
+            &mut r,
+            "wall_s",
+            format!("{:.1}", t0.elapsed().as_secs_f64()),
+        );
+        put(&mut r, "base_kb", base_kb);
+        put(&mut r, "hwm_kb", status_kb("VmHWM"));
+        put(&mut r, "max_rss_kb", max_rss);
+        put(&mut r, "max_fds", max_fds);
+        put(
+            &mut r,
+            "cpu_total_s",
+            format!("{:.2}", cpu_total as f64 / 1e9),
+        );
+        summarize(&mut r, &shared, n);
+        put(
+            &mut r,
+            "cpu_us_per_request",
+            format!(
+                "{:.1}",
+                cpu_total as f64 / 1e3 / shared.requests.load(Ordering::Relaxed).max(1) as f64
+            ),
+        );
+        r
+    })
+}
+
+/// CPU of the process over the window after every first poll was answered and before the
+/// earliest second poll is due, if that window is at least 300 ms long.
+async fn measure_idle(r: &mut Report, shared: &Shared, t0: Instant) {
+    let last_first = Duration::from_micros(shared.last_first_us.load(Ordering::Relaxed));
+    let second = Duration::from_micros(shared.min_second_due_us.load(Ordering::Relaxed));
+    let start = last_first.max(t0.elapsed()) + Duration::from_millis(100);
+    let end = second.saturating_sub(Duration::from_millis(50));
+    if end < start + Duration::from_millis(300) {
+        put(r, "idle_window_ms", 0);
+        return;
+    }
+    tokio::time::sleep_until(t0 + start).await;
+    let (cpu0, req0, w0) = (
+        process_cpu_ns(),
+        shared.requests.load(Ordering::Relaxed),
+        std::time::Instant::now(),
+    );
+    tokio::time::sleep_until(t0 + end).await;
+    let (cpu1, req1, window) = (
+        process_cpu_ns(),
+        shared.requests.load(Ordering::Relaxed),
+        w0.elapsed(),
+    );
+    put(r, "idle_window_ms", window.as_millis());
+    put(r, "idle_requests", req1 - req0);
+    put(
+        r,
+        "idle_cpu_pct",
+        format!(
+            "{:.3}",
+            (cpu1 - cpu0) as f64 / 1e9 / window.as_secs_f64() * 100.0
+        ),
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Virtual child: `--child virtual <n>`.
+
+#[derive(Clone, Debug)]
+struct FakeJob {
+    done: bool,
+}
+
+impl Snapshot for FakeJob {
+    fn phase(&self) -> Phase {
+        if self.done {
+            Phase::Succeeded
+        } else {
+            Phase::Pending
+        }
+    }
+}
+
+fn virtual_run(n: usize, stagger: Duration) -> Report {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        let shared = Shared::new(n);
+        let plan = job_plan(n, stagger);
+        let cpu_start = process_cpu_ns();
+        let wall = std::time::Instant::now();
+        let base_kb = baseline_kb();
+        let t0 = Instant::now();
+        let policy = policy();
+        for (i, &(offset, duration)) in plan.iter().enumerate() {
+            let shared = Arc::clone(&shared);
+            let policy = policy.clone();
+            shared.records[i]
+                .due_ms
+                .store(offset + duration, Ordering::Relaxed);
+            let due = t0 + Duration::from_millis(offset + duration);
+            tokio::spawn(async move {
+                tokio::time::sleep_until(t0 + Duration::from_millis(offset)).await;
+                let job = Uuid::from_u128(i as u128).to_string();
+                let poller = Poller::new(policy, move || {
+                    let done = Instant::now() >= due;
+                    async move { Ok::<_, FetchError>(FakeJob { done }) }
+                })
+                .job_id(job)
+                .kind("omni schema refresh")
+                .min_interval(omni::MIN_POLL_INTERVAL);
+                let mut events = poller.into_stream();
+                let mut ok = false;
+                while let Some(event) = events.next().await {
+                    let at = t0.elapsed();
+                    match event {
+                        Ok(e) => {
+                            let completed =
+                                e.next_delay.is_none() && e.outcome.as_ref().is_ok_and(|s| s.done);
+                            ok = completed;
+                            shared.event(i, at, e.next_delay, completed);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                shared.end(i, ok);
+            });
+        }
+        let mut max_rss = base_kb;
+        while shared.finished.load(Ordering::Relaxed) < n as u64
+            && wall.elapsed() < CHILD_TIME_LIMIT
+        {
+            // Virtual seconds: the clock jumps while every task sleeps.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            max_rss = max_rss.max(status_kb("VmRSS"));
+        }
+        let mut r = Report::new();
+        put(&mut r, "mode", "virtual");
+        put(&mut r, "n", n);
+        put(
+            &mut r,
+            "wall_s",
+            format!("{:.2}", wall.elapsed().as_secs_f64()),
+        );
+        put(
+            &mut r,
+            "virtual_s",
+            format!("{:.1}", t0.elapsed().as_secs_f64()),
+        );
+        put(&mut r, "base_kb", base_kb);
+        put(&mut r, "hwm_kb", status_kb("VmHWM"));
+        put(&mut r, "max_rss_kb", max_rss);
+        let cpu_total = process_cpu_ns() - cpu_start;
+        put(
+            &mut r,
+            "cpu_total_s",
+            format!("{:.2}", cpu_total as f64 / 1e9),
+        );
+        summarize(&mut r, &shared, n);
+        put(
+            &mut r,
+            "cpu_us_per_request",
+            format!(
+                "{:.1}",
+                cpu_total as f64 / 1e3 / shared.requests.load(Ordering::Relaxed).max(1) as f64
+            ),
+        );
+        r
+    })
+}
+
+fn print_report(r: &Report) {
+    let line: Vec<String> = r.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    println!("RESULT {}", line.join(" "));
+}
+
+// ---------------------------------------------------------------------------------------
+// Orchestrator.
+
+struct Scenario {
+    name: &'static str,
+    args: Vec<String>,
+}
+
+fn scenarios() -> Vec<Scenario> {
+    let stagger = STAGGER.as_millis().to_string();
+    let real = |n: &str, stagger: &str| {
+        vec![
+            "real".to_owned(),
+            n.to_owned(),
+            "PORT".to_owned(),
+            stagger.to_owned(),
+        ]
+    };
+    vec![
+        Scenario {
+            name: "real-1000",
+            args: real("1000", &stagger),
+        },
+        Scenario {
+            name: "real-10000",
+            args: real("10000", &stagger),
+        },
+        Scenario {
+            name: "real-10000-burst",
+            args: real("10000", "0"),
+        },
+        Scenario {
+            name: "virtual-10000",
+            args: vec!["virtual".into(), "10000".into(), stagger.clone()],
+        },
+        Scenario {
+            name: "virtual-100000",
+            args: vec!["virtual".into(), "100000".into(), stagger.clone()],
+        },
+    ]
+}
+
+fn start_server(exe: &PathBuf) -> (Child, u16) {
+    let mut server = Command::new(exe)
+        .arg("--serve")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the server child");
+    let stdout = server.stdout.take().expect("server stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("server port");
+    let port = line
+        .trim()
+        .strip_prefix("PORT ")
+        .and_then(|p| p.parse().ok())
+        .expect("PORT line");
+    (server, port)
+}
+
+/// Runs one child to completion (bounded by `CHILD_TIME_LIMIT` + 30 s) and parses its
+/// `RESULT` line.
+fn run_child(exe: &PathBuf, args: &[String]) -> Option<Report> {
+    let mut child = Command::new(exe)
+        .arg("--child")
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start a child");
+    let stdout = child.stdout.take().expect("child stdout");
+    let reader = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| l.strip_prefix("RESULT ").map(str::to_owned))
+    });
+    let started = std::time::Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if started.elapsed() > CHILD_TIME_LIMIT + Duration::from_secs(30) => {
+                eprintln!("child {args:?} ran too long; killing it");
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
+            Err(_) => return None,
+        }
+    }
+    let line = reader.join().ok()??;
+    Some(
+        line.split_whitespace()
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+    )
+}
+
+fn get(r: &Report, k: &str) -> String {
+    r.get(k).cloned().unwrap_or_else(|| "–".into())
+}
+
+fn num(r: &Report, k: &str) -> f64 {
+    r.get(k).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
+}
+
+fn table(results: &[(&str, Report)]) -> String {
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "| scenario | waits | wall | requests (per wait) | req/s mean (peak 1 s) | RSS baseline | peak RSS above baseline (per wait) | ratio peak/baseline | open fds peak | idle CPU (window) | CPU per request | detected | detection delay p50 / p99 / max |"
+    );
+    let _ = writeln!(
+        md,
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for (name, r) in results {
+        let n = num(r, "n");
+        let base = num(r, "base_kb");
+        let peak = num(r, "hwm_kb").max(num(r, "max_rss_kb"));
+        let extra_mb = (peak - base) / 1024.0;
+        let wall = if r.get("mode").map(String::as_str) == Some("virtual") {
+            format!("{} s ({} s virtual)", get(r, "wall_s"), get(r, "virtual_s"))
+        } else {
+            format!("{} s", get(r, "wall_s"))
+        };
+        let idle = match r.get("idle_cpu_pct") {
+            Some(p) => format!(
+                "{p} % ({} ms, {} requests)",
+                get(r, "idle_window_ms"),
+                get(r, "idle_requests")
+            ),
+            None if r.get("mode").map(String::as_str) == Some("real") => {
+                "no idle window".to_owned()
+            }
+            None => "n/a".to_owned(),
+        };
+        let _ = writeln!(
+            md,
+            "| {name} | {n} | {wall} | {} ({}) | {} ({}) | {:.1} MB | {:.1} MB ({:.2} KB) | {:.2} | {} | {idle} | {} µs | {} / {n}{} | {} / {} / {} ms |",
+            get(r, "requests"),
+            get(r, "requests_per_wait"),
+            get(r, "rps_mean"),
+            get(r, "rps_peak_1s"),
+            base / 1024.0,
+            extra_mb,
+            (peak - base) / n,
+            peak / base,
+            get(r, "max_fds"),
+            get(r, "cpu_us_per_request"),
+            get(r, "detected"),
+            match (num(r, "errors"), num(r, "detected_early")) {
+                (e, d) if e == 0.0 && d == 0.0 => String::new(),
+                (e, d) => format!(" ({e} errors, {d} early)"),
+            },
+            get(r, "latency_p50_ms"),
+            get(r, "latency_p99_ms"),
+            get(r, "latency_max_ms"),
+        );
+    }
+    if let Some((_, r)) = results.iter().find(|(name, _)| *name == "real-10000") {
+        let extra_mb = (num(r, "hwm_kb").max(num(r, "max_rss_kb")) - num(r, "base_kb")) / 1024.0;
+        let idle = num(r, "idle_cpu_pct");
+        let all = num(r, "detected") == num(r, "n");
+        let _ = writeln!(
+            md,
+            "\nTargets (real-10000): ≤ {TARGET_RSS_MB} MB extra RSS: **{}** ({extra_mb:.1} MB); ≤ {TARGET_IDLE_CPU_PCT} % of one core while idle: **{}** ({}); every job detected: **{}**.",
+            if extra_mb <= TARGET_RSS_MB {
+                "met"
+            } else {
+                "NOT met"
+            },
+            if idle <= TARGET_IDLE_CPU_PCT {
+                "met"
+            } else if idle.is_nan() {
+                "not measured"
+            } else {
+                "NOT met"
+            },
+            if idle.is_nan() {
+                "no idle window".to_owned()
+            } else {
+                format!("{idle:.3} %")
+            },
+            if all { "yes" } else { "NO" },
+        );
+    }
+    md
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("--serve") => return serve(),
+        Some("--child") => {
+            let n: usize = args.get(2).and_then(|a| a.parse().ok()).expect("n");
+            let report = match args.get(1).map(String::as_str) {
+                Some("real") => {
+                    let port = args.get(3).and_then(|a| a.parse().ok()).expect("port");
+                    let stagger = args.get(4).and_then(|a| a.parse().ok()).expect("stagger");
+                    real(n, port, Duration::from_millis(stagger))
+                }
+                Some("virtual") => {
+                    let stagger = args.get(3).and_then(|a| a.parse().ok()).expect("stagger");
+                    virtual_run(n, Duration::from_millis(stagger))
+                }
+                other => panic!("unknown child mode {other:?}"),
+            };
+            return print_report(&report);
+        }
+        _ => {}
+    }
+    if !args.iter().any(|a| a == "--bench") {
+        // `cargo test --benches`: a quick smoke run only.
+        let r = virtual_run(1000, STAGGER);
+        print_report(&r);
+        assert_eq!(get(&r, "detected"), "1000");
+        return;
+    }
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+
+    raise_fd_limit();
+    let exe = std::env::current_exe().expect("current exe");
+    let (mut server, port) = start_server(&exe);
+    let mut results = Vec::new();
+    for s in scenarios() {
+        if only.as_deref().is_some_and(|o| o != s.name) {
+            continue;
+        }
+        let args: Vec<String> = s
+            .args
+            .iter()
+            .map(|a| {
+                if a == "PORT" {
+                    port.to_string()
+                } else {
+                    a.clone()
+                }
+            })
+            .collect();
+        eprintln!("scale: running {} ...", s.name);
+        match run_child(&exe, &args) {
+            Some(r) => {
+                eprintln!("scale: {} done: {r:?}", s.name);
+                results.push((s.name, r));
+            }
+            None => eprintln!("scale: {} failed", s.name),
+        }
+    }
+    drop(server.stdin.take());
+    let _ = server.kill();
+    let _ = server.wait();
+
+    let md = table(&results);
+    println!("\n{md}");
+    if let Some(dir) = std::env::var_os("BENCH_REPORT_DIR") {
+        let dir = PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).expect("report dir");
+        std::fs::write(dir.join("scale.md"), md).expect("write scale.md");
+    }
+}
