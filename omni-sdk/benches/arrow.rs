@@ -10,7 +10,7 @@
 //! - `filereader_only`: `FileReader` over bytes already decoded (no base64 at all), for
 //!   scale.
 //!
-//! Time: criterion (`decode_50mb/*`), plus a paired, interleaved measurement of
+//! Time: criterion (`decode_50mb/*`; `diagnostics/*` time two parts of the work alone), plus a paired, interleaved measurement of
 //! `decode_result` against `naive` (per-round ratio, so that load from other processes
 //! hits both alike). Peak memory: each path runs in a child process of this binary
 //! (`--peak <path> <payload file>`), which loads the payload, resets its peak RSS
@@ -20,7 +20,7 @@
 //! `cargo bench -p omni-sdk --features arrow --bench arrow`. The markdown table is printed
 //! and, when `BENCH_REPORT_DIR` is set, written to `$BENCH_REPORT_DIR/arrow.md`. Without
 //! `--bench` (`cargo test --benches`) each path runs once on a small payload.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::fmt::Write as _;
 use std::io::Cursor;
@@ -39,9 +39,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use criterion::{Criterion, Throughput};
 
-/// Rows per batch, and batches: 12 × 64Ki rows ≈ 37 MB of IPC.
+/// Rows per batch, and batches: 11 × 64Ki rows ≈ 37 MB of IPC, ≈ 49 MB of base64.
 const BATCH_ROWS: usize = 65_536;
-const BATCHES: usize = 12;
+const BATCHES: usize = 11;
 /// Paired rounds (each: one call of each side).
 const PAIRED_ROUNDS: usize = 15;
 const PEAK_RUNS: usize = 3;
@@ -247,6 +247,22 @@ fn main() {
         group.bench_function("naive", |b| b.iter(|| naive(&payload)));
         group.bench_function("filereader_only", |b| b.iter(|| filereader_only(&ipc)));
         group.finish();
+        // Where decode_result's time goes: its whitespace check (a full scan of the text,
+        // before decoding) and the base64 decoding alone.
+        let mut group = c.benchmark_group("diagnostics");
+        group.throughput(Throughput::Bytes(payload.len() as u64));
+        group.measurement_time(Duration::from_secs(5));
+        group.bench_function("whitespace_scan", |b| {
+            b.iter(|| {
+                std::hint::black_box(payload.as_bytes())
+                    .iter()
+                    .any(u8::is_ascii_whitespace)
+            });
+        });
+        group.bench_function("base64_decode_only", |b| {
+            b.iter(|| STANDARD.decode(&payload).expect("base64"));
+        });
+        group.finish();
     }
     c.final_summary();
     if !bench_mode {
@@ -349,6 +365,23 @@ fn main() {
         median(&mut t_dec),
         median(&mut t_naive)
     );
+    for (bench, what) in [
+        (
+            "whitespace_scan",
+            "the whitespace check `decode_result` runs over the whole text first",
+        ),
+        ("base64_decode_only", "`STANDARD.decode` alone"),
+    ] {
+        if let Some(t) = criterion_mean("diagnostics", bench) {
+            let _ = writeln!(
+                md,
+                "\nDiagnostic, {what}: {:.1} ms [{:.1}, {:.1}].",
+                t.0 / 1e6,
+                t.1 / 1e6,
+                t.2 / 1e6
+            );
+        }
+    }
     let dec_peak = peaks
         .iter()
         .find(|(p, ..)| *p == "decode_result")

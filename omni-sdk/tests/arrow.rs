@@ -2,7 +2,7 @@
 //!
 //! Run with `cargo test -p omni-sdk --features arrow`.
 #![cfg(feature = "arrow")]
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::sync::Arc;
 

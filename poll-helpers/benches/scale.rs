@@ -33,7 +33,7 @@
 //! One scenario alone: `cargo bench -p poll-helpers --bench scale -- --only real-10000`
 //! (names: `real-1000`, `real-10000`, `real-10000-burst`, `virtual-10000`,
 //! `virtual-100000`).
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

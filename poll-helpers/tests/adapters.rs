@@ -5,7 +5,7 @@
 //!
 //! Omni adapters never poll a job more than once per second, so each extra Omni poll
 //! costs about a second; those tests stay at two or three polls.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

@@ -1,7 +1,7 @@
 //! The poll loop's schedule, on tokio's virtual clock (`start_paused`): no sockets, no
 //! real sleeping. Every fetch records `Instant::now()` when it is called, so each test
 //! asserts the schedule actually followed, not only what the events claim.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -5,7 +5,7 @@
 //! test process (`cargo build -p poll-helpers --features cli --bin jobwait`) when it is
 //! missing or older than the sources. Every run has RUST_LOG=trace and is checked for the
 //! tokens in its output.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

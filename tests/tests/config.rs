@@ -6,7 +6,7 @@
 //! tests). Instead, a test re-runs this test binary as a child process with the variables
 //! set by `Command::env`, asking it to run only [`child_process_entry`]; the child reports
 //! what `from_env` did as one JSON line, and the parent asserts on it.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::process::Command;
 

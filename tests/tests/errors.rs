@@ -1,7 +1,7 @@
 //! Error responses: every documented error status of every operation, in the body shapes
 //! servers really send, plus empty, HTML, plain-text and undeclared ones, keep their status,
 //! message and `Retry-After`.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::time::Duration;
 

@@ -11,7 +11,7 @@
 //! express the fault; a small scripted axum server for bodies and headers the simulator
 //! does not produce (HTML, empty body, wrong shape, HTTP-date `Retry-After`, ...); and a
 //! raw TCP server for transport faults (reset mid-response, no answer, trickling body).
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::collections::BTreeMap;
 use std::future::{Future, IntoFuture};

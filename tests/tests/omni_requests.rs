@@ -1,6 +1,6 @@
 //! What the Omni client puts on the wire: method, path, headers and query encoding, for
 //! every operation, checked against a local httpmock server.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -1,5 +1,5 @@
 //! What the Retailgrid client puts on the wire, checked against a local httpmock server.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::sync::{Arc, Mutex};
 

@@ -14,7 +14,7 @@
 //!
 //! Failing cases are printed (shrunk) but not persisted to `proptest-regressions/`: turn a
 //! failure into a hand-picked test below.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
