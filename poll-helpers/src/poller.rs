@@ -397,8 +397,8 @@ where
                         )
                     } else {
                         format!(
-                            "no further poll fits before the deadline of {:.1?} ({left:.1?} left, \
-                             next poll due in {delay:.1?})",
+                            "the job is still pending and no further poll fits before the \
+                             deadline of {:.1?} ({left:.1?} left)",
                             self.poller.policy.deadline
                         )
                     };
