@@ -359,7 +359,11 @@ where
             }
         };
 
-        tokio::time::sleep_until(self.next_at).await;
+        // tokio's timer has millisecond granularity: even `sleep_until(now)` waits for the
+        // next tick (~1 ms), which is most of a loopback request. Only sleep when due later.
+        if self.next_at > Instant::now() {
+            tokio::time::sleep_until(self.next_at).await;
+        }
         if let Some(budget) = self.poller.budget.clone()
             && tokio::time::timeout_at(self.deadline, budget.acquire())
                 .await
