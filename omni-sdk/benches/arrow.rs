@@ -149,7 +149,10 @@ fn peak_child(path: &str, file: &Path) {
         "decode_result" => decode_result(&payload),
         "naive" => naive(&payload),
         "filereader_only" => filereader_only(decoded.as_deref().expect("decoded")),
-        other => panic!("unknown path {other}"),
+        other => {
+            eprintln!("unknown path {other}");
+            std::process::exit(2);
+        }
     };
     let hwm = status_kb("VmHWM");
     let now = status_kb("VmRSS");

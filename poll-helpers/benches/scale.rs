@@ -6,7 +6,7 @@
 //!
 //! | scenario | what |
 //! | --- | --- |
-//! | `real 1000`, `real 10000` | that many `poll_helpers::omni::wait_for_job` waits, started over the first 2 s (jobs are submitted over time), one shared `omni_sdk::Client` (pooled HTTP/1 connections), real time |
+//! | `real 1000`, `real 10000` (three runs) | that many `poll_helpers::omni::wait_for_job` waits, started over the first 2 s (jobs are submitted over time), one shared `omni_sdk::Client` (pooled HTTP/1 connections), real time |
 //! | `real 10000 burst` | the same 10,000 waits all started in the same instant: worst case for connections |
 //! | `virtual 10000`, `virtual 100000` | `Poller`s with the same policy and floor over a fake fetcher (no HTTP), on tokio's paused clock |
 //!
@@ -653,6 +653,16 @@ fn scenarios() -> Vec<Scenario> {
             name: "real-1000",
             args: real("1000", &stagger),
         },
+        // Three times: its peak RSS depends on how many connections the pool opens, which
+        // follows how loaded the machine is.
+        Scenario {
+            name: "real-10000",
+            args: real("10000", &stagger),
+        },
+        Scenario {
+            name: "real-10000",
+            args: real("10000", &stagger),
+        },
         Scenario {
             name: "real-10000",
             args: real("10000", &stagger),
@@ -749,7 +759,14 @@ fn table(results: &[(&str, Report)]) -> String {
         md,
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
-    for (name, r) in results {
+    for (i, (name, r)) in results.iter().enumerate() {
+        let same = results.iter().filter(|(n, _)| n == name).count();
+        let name = if same > 1 {
+            let k = results[..=i].iter().filter(|(n, _)| n == name).count();
+            format!("{name} (run {k}/{same})")
+        } else {
+            (*name).to_owned()
+        };
         let n = num(r, "n");
         let base = num(r, "base_kb");
         let peak = num(r, "hwm_kb").max(num(r, "max_rss_kb"));
@@ -793,15 +810,32 @@ fn table(results: &[(&str, Report)]) -> String {
             get(r, "latency_max_ms"),
         );
     }
-    if let Some((_, r)) = results.iter().find(|(name, _)| *name == "real-10000") {
-        let extra_mb = (num(r, "hwm_kb").max(num(r, "max_rss_kb")) - num(r, "base_kb")) / 1024.0;
-        let idle = num(r, "idle_cpu_pct");
-        let all = num(r, "detected") == num(r, "n");
+    let runs: Vec<&Report> = results
+        .iter()
+        .filter(|(name, _)| *name == "real-10000")
+        .map(|(_, r)| r)
+        .collect();
+    if !runs.is_empty() {
+        let mut extra: Vec<f64> = runs
+            .iter()
+            .map(|r| (num(r, "hwm_kb").max(num(r, "max_rss_kb")) - num(r, "base_kb")) / 1024.0)
+            .collect();
+        extra.sort_by(f64::total_cmp);
+        let median_mb = extra[extra.len() / 2];
+        let worst_mb = extra[extra.len() - 1];
+        let idle = runs
+            .iter()
+            .map(|r| num(r, "idle_cpu_pct"))
+            .fold(f64::NAN, f64::max);
+        let all = runs.iter().all(|r| num(r, "detected") == num(r, "n"));
         let _ = writeln!(
             md,
-            "\nTargets (real-10000): ≤ {TARGET_RSS_MB} MB extra RSS: **{}** ({extra_mb:.1} MB); ≤ {TARGET_IDLE_CPU_PCT} % of one core while idle: **{}** ({}); every job detected: **{}**.",
-            if extra_mb <= TARGET_RSS_MB {
+            "\nTargets (real-10000, {} runs): ≤ {TARGET_RSS_MB} MB extra RSS: **{}** (median {median_mb:.1} MB, worst {worst_mb:.1} MB); ≤ {TARGET_IDLE_CPU_PCT} % of one core while idle: **{}** (worst {}); every job detected: **{}**.",
+            runs.len(),
+            if worst_mb <= TARGET_RSS_MB {
                 "met"
+            } else if median_mb <= TARGET_RSS_MB {
+                "met on the median, NOT in every run"
             } else {
                 "NOT met"
             },
@@ -839,7 +873,10 @@ fn main() {
                     let stagger = args.get(3).and_then(|a| a.parse().ok()).expect("stagger");
                     virtual_run(n, Duration::from_millis(stagger))
                 }
-                other => panic!("unknown child mode {other:?}"),
+                other => {
+                    eprintln!("unknown child mode {other:?}");
+                    std::process::exit(2);
+                }
             };
             return print_report(&report);
         }
