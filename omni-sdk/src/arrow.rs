@@ -48,7 +48,6 @@
 //! # }
 //! ```
 
-use std::borrow::Cow;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 
@@ -286,28 +285,27 @@ impl WaitForQueryResponse {
 /// use it without copying or re-aligning. (A `Vec<u8>` would do as well in practice, but
 /// only guarantees 1-byte alignment, and arrow copies any column it finds misaligned.)
 fn decode_base64(text: &str) -> Result<Buffer, ArrowDecodeError> {
-    let bytes = text.as_bytes();
-    // Whitespace is rare (line-wrapped or pretty-printed payloads): only then is the text
-    // copied, without it, before decoding.
-    let symbols: Cow<'_, [u8]> = if bytes.iter().any(u8::is_ascii_whitespace) {
-        Cow::Owned(
-            bytes
-                .iter()
-                .copied()
-                .filter(|b| !b.is_ascii_whitespace())
-                .collect(),
-        )
-    } else {
-        Cow::Borrowed(bytes)
-    };
+    // Fast path: the text as it is (Omni sends one unbroken line). Whitespace is rare
+    // (line-wrapped or pretty-printed payloads): only when the fast path fails on it is the
+    // text copied without it and decoded again — a scan for it up front cost a quarter of
+    // the decode time on a 50 MB result.
+    match decode_symbols(text, text.as_bytes()) {
+        Err(_) if text.bytes().any(|b| b.is_ascii_whitespace()) => {
+            let symbols: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+            decode_symbols(text, &symbols)
+        }
+        other => other,
+    }
+}
+
+fn decode_symbols(text: &str, symbols: &[u8]) -> Result<Buffer, ArrowDecodeError> {
     if symbols.is_empty() {
         return Err(ArrowDecodeError::Empty);
     }
-
     let mut buffer = MutableBuffer::from_len_zeroed(base64::decoded_len_estimate(symbols.len()));
     let len = BASE64
-        .decode_slice(&symbols[..], buffer.as_slice_mut())
-        .map_err(|e| base64_error(text, &symbols, e))?;
+        .decode_slice(symbols, buffer.as_slice_mut())
+        .map_err(|e| base64_error(text, symbols, e))?;
     buffer.truncate(len);
     if buffer.is_empty() {
         return Err(ArrowDecodeError::Empty);
