@@ -11,14 +11,11 @@
 //! - [`json_query_params`]: query parameters marked `x-sdk-query-encoding: json` (set by an
 //!   overlay) are collected so that the runtime hook can send them as one JSON value.
 
+use crate::oas::METHODS;
 use serde_json::{Map, Value, json};
 
 /// Name of the permissive error schema added to `components.schemas`.
 pub const ERROR_SCHEMA: &str = "ApiError";
-
-const METHODS: [&str; 8] = [
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
 
 fn operations_mut(doc: &mut Value) -> impl Iterator<Item = &mut Map<String, Value>> {
     doc.get_mut("paths")

@@ -15,11 +15,9 @@
 //!   schema (`allOf`/`anyOf`/`oneOf`, which typify checks wrongly): dropped. A client
 //!   loses little: the server applies its defaults.
 
+use crate::oas::{METHODS, escape};
 use serde_json::{Map, Value, json};
 
-const METHODS: [&str; 8] = [
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
 const OPAQUE: [&str; 4] = ["example", "examples", "const", "default"];
 
 /// Applies every repair; returns one note per change.
@@ -29,10 +27,6 @@ pub fn harden(doc: &mut Value) -> Vec<String> {
     operations(doc, &mut notes);
     walk_schemas(doc, "", &mut notes);
     notes
-}
-
-fn escape(s: &str) -> String {
-    s.replace('~', "~0").replace('/', "~1")
 }
 
 fn ensure_info(doc: &mut Value, notes: &mut Vec<String>) {

@@ -9,6 +9,7 @@ mod codegen;
 mod compat;
 mod harden;
 mod normalize;
+mod oas;
 mod open_enum;
 mod overlay;
 mod partial;

@@ -72,6 +72,7 @@
 //! names, media types, component names) are names, not extensions, so a property called
 //! `x-id` is lowered like any other.
 
+use crate::oas::{METHODS, escape};
 use std::fmt;
 
 use serde_json::{Map, Value, json};
@@ -100,10 +101,6 @@ pub(crate) fn normalize(doc: &mut Value) -> Vec<Warning> {
     lowerer.document(doc);
     lowerer.warnings
 }
-
-const METHODS: [&str; 8] = [
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
 
 /// Deeper nesting (schemas or callbacks) is reported and not lowered, so that hostile
 /// input cannot overflow the stack.
@@ -763,11 +760,6 @@ fn keys(map: &Map<String, Value>) -> Vec<String> {
 
 fn is_extension(key: &str) -> bool {
     key.starts_with("x-")
-}
-
-/// RFC 6901 escaping of one reference token.
-fn escape(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
 }
 
 fn unescape(token: &str) -> String {

@@ -6,15 +6,12 @@
 //! operation. Here each operation is tried alone, with only the components it reaches,
 //! under `catch_unwind`; the survivors are then generated together.
 
+use crate::oas::{METHODS, escape};
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use proc_macro2::TokenStream;
 use serde_json::{Map, Value};
-
-const METHODS: [&str; 8] = [
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
 
 /// An operation left out of the generated client, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,10 +159,6 @@ fn dropped_op(doc: &Value, path: &str, method: &str, reason: String) -> Dropped 
         path: path.to_owned(),
         reason: reason.lines().next().unwrap_or_default().to_owned(),
     }
-}
-
-fn escape(segment: &str) -> String {
-    segment.replace('~', "~0").replace('/', "~1")
 }
 
 /// `(path, method)` of every operation, in document order.
