@@ -8,7 +8,11 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 const CRATE: &str = "omni-sdk";
-const INPUTS: [&str; 2] = ["specs/omni.yaml", "specs/omni.overlay.yaml"];
+const INPUTS: [&str; 3] = [
+    "specs/omni-openapi.json",
+    "specs/omni.seeds.overlay.yaml",
+    "specs/omni.overlay.yaml",
+];
 
 fn main() {
     let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests in `tests/tests/`.
 //!
-//! - [`load_spec`] reads a vendored OpenAPI document (`specs/*.yaml`) as JSON.
+//! - [`load_spec`] reads a vendored OpenAPI document (`specs/*.yaml`) as JSON;
+//!   [`effective_spec`] gives the document an SDK is generated from (overlays applied).
 //! - [`json_equivalent`] / [`assert_json_equivalent`] compare a JSON document with its
 //!   re-serialisation through a generated type, tolerating the differences a round trip
 //!   legitimately introduces (date-time formatting, omitted empty optional fields).
@@ -22,6 +23,25 @@ pub fn load_spec(file_name: &str) -> Value {
     let text =
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read spec {path}: {e}"));
     serde_norway::from_str(&text).unwrap_or_else(|e| panic!("cannot parse spec {path}: {e}"))
+}
+
+/// The document the SDK crate `crate_name` (`"omni-sdk"`, `"retailgrid-sdk"`) is generated
+/// from: its vendored spec with the path prefix stripped and the overlays of
+/// `specs/sdks.toml` applied, as `cargo xtask codegen` sees it before its own passes
+/// (OpenAPI 3.1, every example kept).
+///
+/// Panics with the generator's message if the manifest, the spec or an overlay cannot be
+/// read or applied.
+///
+/// ```
+/// let spec = sdk_tests::effective_spec("omni-sdk");
+/// // Omni's full document serves `/api/v1/...`; the SDK's base URL already ends in `/api`.
+/// assert!(spec["paths"]["/v1/query/wait"]["get"].is_object());
+/// ```
+pub fn effective_spec(crate_name: &str) -> Value {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    xtask::effective_spec(&root, crate_name)
+        .unwrap_or_else(|e| panic!("cannot build the effective spec of {crate_name}: {e}"))
 }
 
 /// Compares two JSON documents, typically an original document (`expected`) and what a
@@ -208,9 +228,22 @@ mod tests {
 
     #[test]
     fn load_spec_reads_the_vendored_yaml() {
-        let spec = load_spec("omni.yaml");
+        let spec = load_spec("retailgrid.yaml");
         assert_eq!(spec["openapi"], json!("3.1.0"));
-        assert!(spec["paths"]["/v1/query/wait"].is_object());
+        assert!(spec["paths"]["/v1/jobs/{job_id}"].is_object());
+    }
+
+    #[test]
+    fn the_effective_omni_spec_has_the_docs_operations_in_place_of_the_full_documents() {
+        let spec = effective_spec("omni-sdk");
+        let wait = &spec["paths"]["/v1/query/wait"]["get"];
+        assert_eq!(wait["operationId"], json!("waitForQuery"));
+        assert_eq!(wait["parameters"][0]["name"], json!("job_ids"));
+        assert!(spec["paths"].get("/api/v1/query/wait").is_none());
+        assert_eq!(
+            spec["paths"]["/v1/query/run"]["post"]["operationId"],
+            json!("queryRun")
+        );
     }
 }
 

@@ -121,7 +121,7 @@ fn spec_error_statuses(spec: &Value, operation_id: &str) -> Vec<u16> {
 
 #[test]
 fn covered_statuses_are_the_documented_ones() {
-    let spec = sdk_tests::load_spec("omni.yaml");
+    let spec = sdk_tests::effective_spec("omni-sdk");
     for op in OPS {
         assert_eq!(
             spec_error_statuses(&spec, op.operation_id()),

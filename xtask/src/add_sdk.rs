@@ -225,7 +225,7 @@ fn stage(
     let sdk = Sdk {
         crate_dir: name.to_owned(),
         spec: spec_rel.to_owned(),
-        overlay: None,
+        overlay: Vec::new(),
         strip_path_prefix: None,
     };
     let output = codegen::generate(staging, &sdk)?;
@@ -519,7 +519,7 @@ pub fn remove_sdk(root: &Path, name: &str) -> Result<(), AddSdkError> {
     std::fs::write(&manifest_path, manifest_after).map_err(io_err(&manifest_path))?;
     std::fs::write(&cargo_path, cargo_after).map_err(io_err(&cargo_path))?;
     let _ = std::fs::remove_file(root.join(&sdk.spec));
-    if let Some(overlay) = &sdk.overlay {
+    for overlay in &sdk.overlay {
         let _ = std::fs::remove_file(root.join(overlay));
     }
     std::fs::remove_dir_all(root.join(name)).map_err(io_err(&root.join(name)))?;

@@ -20,13 +20,28 @@ pub struct Sdk {
     pub crate_dir: String,
     /// Vendored spec, relative to the workspace root.
     pub spec: String,
-    /// Overlay with our fixes, relative to the workspace root.
-    #[serde(default)]
-    pub overlay: Option<String>,
+    /// Overlays with our fixes, relative to the workspace root, applied in order after
+    /// `strip_path_prefix`. In the manifest: one path or a list of paths.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub overlay: Vec<String>,
     /// A prefix removed from every path key before anything else (e.g. `/api` when the
     /// document's paths carry what the configured base URL already ends with).
     #[serde(default)]
     pub strip_path_prefix: Option<String>,
+}
+
+/// `overlay = "a.yaml"` or `overlay = ["a.yaml", "b.yaml"]`.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match <OneOrMany as serde::Deserialize>::deserialize(d)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    })
 }
 
 /// `specs/sdks.toml`: the list of generated crates.
@@ -157,25 +172,37 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Runs the whole pipeline for one SDK without touching the disk (except reading inputs).
-pub fn generate(root: &Path, sdk: &Sdk) -> Result<Output, CodegenError> {
+/// The document an SDK is generated from, as its authors wrote it: the vendored spec with
+/// its path prefix stripped and its overlays applied, before any of xtask's own passes
+/// (still OpenAPI 3.1, examples and all). Also returns each input file with its sha256.
+pub fn effective_document(
+    root: &Path,
+    sdk: &Sdk,
+) -> Result<(serde_json::Value, Vec<(String, String)>), CodegenError> {
     let spec_path = sdk.spec.as_str();
     let spec_bytes = read(root, spec_path)?;
     let mut doc = parse_document(&spec_bytes, spec_path)?;
-    let mut header_inputs = vec![(spec_path.to_owned(), sha256_hex(&spec_bytes))];
+    let mut inputs = vec![(spec_path.to_owned(), sha256_hex(&spec_bytes))];
     // Before the overlay: an overlay on a document that is not OpenAPI 3 would only say
     // that its targets select nothing.
     check_version(&doc, spec_path)?;
     if let Some(prefix) = &sdk.strip_path_prefix {
         strip_path_prefix(&mut doc, prefix);
     }
-    if let Some(overlay_path) = &sdk.overlay {
+    for overlay_path in &sdk.overlay {
         let overlay_bytes = read(root, overlay_path)?;
         let overlay_doc = parse_document(&overlay_bytes, overlay_path)?;
         overlay::apply(&mut doc, &overlay_doc, overlay_path)?;
-        header_inputs.push((overlay_path.clone(), sha256_hex(&overlay_bytes)));
+        inputs.push((overlay_path.clone(), sha256_hex(&overlay_bytes)));
     }
     check_version(&doc, spec_path)?;
+    Ok((doc, inputs))
+}
+
+/// Runs the whole pipeline for one SDK without touching the disk (except reading inputs).
+pub fn generate(root: &Path, sdk: &Sdk) -> Result<Output, CodegenError> {
+    let spec_path = sdk.spec.as_str();
+    let (mut doc, header_inputs) = effective_document(root, sdk)?;
 
     let mut warnings: Vec<String> = normalize::normalize(&mut doc)
         .into_iter()

@@ -10,6 +10,8 @@
 //!   typify panics): kept as plain strings, the values listed in the description;
 //! - `pattern`s that are not ECMAScript regexes (typify compiles them with `regress`):
 //!   Python's `(?P<name>` is rewritten to `(?<name>`, anything else is dropped;
+//! - `anyOf`/`oneOf` whose branches are all the same schema (`anyOf: [{type: string},
+//!   {type: string}]`, typify asserts on it): the one branch, merged into the schema;
 //! - `default` values that do not conform to their schema (`null` on a non-nullable
 //!   property, a number for a string, a value outside the `enum`) or sit on a composed
 //!   schema (`allOf`/`anyOf`/`oneOf`, which typify checks wrongly): dropped. A client
@@ -229,6 +231,7 @@ fn repair_schema(map: &mut Map<String, Value>, pointer: &str, notes: &mut Vec<St
         return;
     }
     colliding_enum(map, pointer, notes);
+    identical_branches(map, pointer, notes);
     if let Some(Value::String(pattern)) = map.get("pattern").cloned()
         && regress::Regex::new(&pattern).is_err()
     {
@@ -250,6 +253,34 @@ fn repair_schema(map: &mut Map<String, Value>, pointer: &str, notes: &mut Vec<St
     {
         map.remove("default");
         notes.push(format!("{pointer}/default: {reason}; dropped"));
+    }
+}
+
+/// `anyOf`/`oneOf` with two or more branches that are all equal: the same as that branch.
+fn identical_branches(map: &mut Map<String, Value>, pointer: &str, notes: &mut Vec<String>) {
+    for key in ["anyOf", "oneOf"] {
+        let Some(Value::Array(branches)) = map.get(key) else {
+            continue;
+        };
+        let [first, rest @ ..] = branches.as_slice() else {
+            continue;
+        };
+        let Some(branch) = first.as_object().cloned() else {
+            continue;
+        };
+        if rest.is_empty() || rest.iter().any(|b| b != first) {
+            continue;
+        }
+        // Only when merging loses nothing: the branch's keys are not on the schema too.
+        if branch.keys().any(|k| map.contains_key(k)) {
+            continue;
+        }
+        let count = rest.len() + 1;
+        map.remove(key);
+        map.extend(branch);
+        notes.push(format!(
+            "{pointer}/{key}: {count} identical branches; replaced by the one schema"
+        ));
     }
 }
 

@@ -1,18 +1,7 @@
 //! Workspace automation. `cargo xtask codegen [--check]` regenerates the SDK clients from
 //! the vendored specs in `specs/` (see the README).
 
-// A binary: its `pub` items are crate-internal by construction.
-#![allow(unreachable_pub)]
-
-mod add_sdk;
-mod codegen;
-mod compat;
-mod harden;
-mod normalize;
-mod oas;
-mod open_enum;
-mod overlay;
-mod partial;
+use xtask::{add_sdk, codegen};
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -5,9 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const FILES: [&str; 9] = [
+const FILES: [&str; 10] = [
     "specs/sdks.toml",
-    "specs/omni.yaml",
+    "specs/omni-openapi.json",
+    "specs/omni.seeds.overlay.yaml",
     "specs/omni.overlay.yaml",
     "specs/retailgrid.yaml",
     "specs/retailgrid.overlay.yaml",
@@ -99,7 +100,7 @@ fn check_fails_with_a_diff_after_a_one_character_spec_change() {
 #[test]
 fn generation_is_deterministic_and_idempotent() {
     let dir = scratch();
-    let spec = dir.path().join("specs/omni.yaml");
+    let spec = dir.path().join("specs/omni.seeds.overlay.yaml");
     let yaml = std::fs::read_to_string(&spec).unwrap();
     std::fs::write(
         &spec,
@@ -124,12 +125,12 @@ fn generation_is_deterministic_and_idempotent() {
 #[test]
 fn a_missing_spec_is_a_clear_error_and_writes_nothing() {
     let dir = scratch();
-    std::fs::remove_file(dir.path().join("specs/omni.yaml")).unwrap();
+    std::fs::remove_file(dir.path().join("specs/omni-openapi.json")).unwrap();
     std::fs::write(dir.path().join("retailgrid-sdk/src/generated.rs"), "stale").unwrap();
     let out = xtask(dir.path(), &["codegen"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
-        text(&out).contains("cannot read specs/omni.yaml"),
+        text(&out).contains("cannot read specs/omni-openapi.json"),
         "{}",
         text(&out)
     );

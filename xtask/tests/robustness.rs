@@ -29,9 +29,10 @@ use serde_json::{Value, json};
 // Scratch workspaces and runs
 // ---------------------------------------------------------------------------------------
 
-const FILES: [&str; 9] = [
+const FILES: [&str; 10] = [
     "specs/sdks.toml",
-    "specs/omni.yaml",
+    "specs/omni-openapi.json",
+    "specs/omni.seeds.overlay.yaml",
     "specs/omni.overlay.yaml",
     "specs/retailgrid.yaml",
     "specs/retailgrid.overlay.yaml",
@@ -68,16 +69,28 @@ enum Spec {
 impl Spec {
     fn path(self) -> &'static str {
         match self {
-            Spec::Omni => "specs/omni.yaml",
+            Spec::Omni => "specs/omni-openapi.json",
             Spec::Retailgrid => "specs/retailgrid.yaml",
         }
     }
 
-    fn overlay(self) -> &'static str {
+    /// The spec's `overlay = ...` line in `specs/sdks.toml`.
+    fn overlay_line(self) -> &'static str {
         match self {
-            Spec::Omni => "specs/omni.overlay.yaml",
-            Spec::Retailgrid => "specs/retailgrid.overlay.yaml",
+            Spec::Omni => {
+                "overlay = [\"specs/omni.seeds.overlay.yaml\", \"specs/omni.overlay.yaml\"]\n"
+            }
+            Spec::Retailgrid => "overlay = \"specs/retailgrid.overlay.yaml\"\n",
         }
+    }
+
+    /// Whether an error line names one of the spec's overlays.
+    fn names_an_overlay(self, line: &str) -> bool {
+        let overlays: &[&str] = match self {
+            Spec::Omni => &["specs/omni.seeds.overlay.yaml", "specs/omni.overlay.yaml"],
+            Spec::Retailgrid => &["specs/retailgrid.overlay.yaml"],
+        };
+        overlays.iter().any(|o| line.contains(o))
     }
 }
 
@@ -99,9 +112,9 @@ fn scratch(spec: Spec, bytes: &[u8], overlay: bool) -> tempfile::TempDir {
     if !overlay {
         let manifest = dir.path().join("specs/sdks.toml");
         let text = std::fs::read_to_string(&manifest).unwrap();
-        let line = format!("overlay = \"{}\"\n", spec.overlay());
-        assert!(text.contains(&line), "{text}");
-        std::fs::write(&manifest, text.replace(&line, "")).unwrap();
+        let line = spec.overlay_line();
+        assert!(text.contains(line), "{text}");
+        std::fs::write(&manifest, text.replace(line, "")).unwrap();
     }
     dir
 }
@@ -211,7 +224,7 @@ fn check_invariants(spec: Spec, overlay: bool, run: &Run) -> Result<(), TestCase
         }
         let named = errors
             .iter()
-            .any(|l| l.contains(spec.path()) || (overlay && l.contains(spec.overlay())));
+            .any(|l| l.contains(spec.path()) || (overlay && spec.names_an_overlay(l)));
         prop_assert!(
             named,
             "no error names {} (or its overlay):\n{text}",
@@ -728,7 +741,11 @@ fn binary_garbage() {
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     let run = case(Spec::Omni, &garbage, true);
-    assert_fails_with(&run, "specs/omni.yaml", &["invalid YAML/JSON: not UTF-8"]);
+    assert_fails_with(
+        &run,
+        "specs/omni-openapi.json",
+        &["invalid YAML/JSON: not UTF-8"],
+    );
 }
 
 #[test]
@@ -738,7 +755,7 @@ fn text_that_is_not_yaml() {
         b"openapi: 3.1.0\npaths: {a: [1, 2\n  b: }}}\n",
         true,
     );
-    assert_fails_with(&run, "specs/omni.yaml", &["invalid YAML/JSON"]);
+    assert_fails_with(&run, "specs/omni-openapi.json", &["invalid YAML/JSON"]);
     assert!(
         run.stderr.contains("line ") && run.stderr.contains("column "),
         "{}",
@@ -885,14 +902,15 @@ paths:
 fn non_utf8_bytes_in_a_real_spec() {
     // A Latin-1 "é" in the first description, as a badly converted file would have it.
     let text = std::str::from_utf8(spec_bytes(Spec::Omni)).unwrap();
-    let at = text.find("description:").unwrap() + "description: ".len();
+    let key = "\"description\": \"";
+    let at = text.find(key).unwrap() + key.len();
     let mut bytes = text.as_bytes()[..at].to_vec();
     bytes.extend_from_slice(b"caf\xe9 ");
     bytes.extend_from_slice(&text.as_bytes()[at..]);
     let run = case(Spec::Omni, &bytes, true);
     assert_fails_with(
         &run,
-        "specs/omni.yaml",
+        "specs/omni-openapi.json",
         &[
             "invalid YAML/JSON: not UTF-8",
             &format!("invalid utf-8 sequence of 1 bytes from index {}", at + 3),
@@ -905,7 +923,7 @@ fn deeply_nested_document_is_an_error_not_a_stack_overflow() {
     let depth = 10_000;
     let text = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
     let run = case(Spec::Omni, text.as_bytes(), false);
-    assert_fails_with(&run, "specs/omni.yaml", &[]);
+    assert_fails_with(&run, "specs/omni-openapi.json", &[]);
 }
 
 #[test]
