@@ -175,6 +175,19 @@ impl RateBudget {
         }
     }
 
+    /// Whether `self` and `other` are handles on one budget (clones of each other), as
+    /// opposed to two budgets with the same numbers.
+    ///
+    /// ```
+    /// use poll_helpers::RateBudget;
+    /// let a = RateBudget::per_minute(60);
+    /// assert!(a.same_budget(&a.clone()));
+    /// assert!(!a.same_budget(&RateBudget::per_minute(60)));
+    /// ```
+    pub fn same_budget(&self, other: &RateBudget) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     fn cool_until(&self) -> Option<Instant> {
         self.inner.cool_until.lock().ok().and_then(|g| *g)
     }

@@ -59,6 +59,7 @@ mod poller;
 pub mod retailgrid;
 mod sdk_error;
 mod snapshot;
+mod workflows;
 
 pub use budget::RateBudget;
 pub use error::{FetchError, FetchErrorKind, PollError};

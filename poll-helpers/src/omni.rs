@@ -16,11 +16,49 @@ use omni_sdk::types::{
 };
 use uuid::Uuid;
 
+use crate::budget::RateBudget;
 use crate::error::FetchError;
 use crate::policy::PollPolicy;
 use crate::poller::Poller;
 use crate::sdk_error::fetch_error;
 use crate::snapshot::{Phase, Snapshot};
+
+pub use crate::workflows::{
+    AiAnswer, Download, QueryRun, SchemaRefresh, ask_ai, cancel_ai_job, download_dashboard,
+    refresh_schema, run_query,
+};
+
+/// Omni's documented rate limit: 60 requests per minute per API key.
+pub const RATE_LIMIT_PER_MINUTE: u32 = 60;
+
+/// The process-wide [`RateBudget`] of `client`'s credential: Omni's 60 requests per
+/// minute, shared by every client of this process that sends the same token to the same
+/// base URL ([`omni_sdk::Client::credential_key`]).
+///
+/// Why: Omni limits requests per API key, not per job or per client object. Every Omni
+/// adapter and workflow draws from this budget by default, so a service that waits for
+/// fifty jobs at once slows itself down instead of collecting 429s. Attach your own with
+/// [`Poller::rate_budget`](crate::Poller::rate_budget) (e.g. to leave room for other
+/// traffic on the key) or opt out with
+/// [`Poller::without_rate_budget`](crate::Poller::without_rate_budget).
+///
+/// ```
+/// let a = omni_sdk::Client::builder().base_url("https://acme.omniapp.co/api").bearer_token("t").build()?;
+/// let b = omni_sdk::Client::builder().base_url("https://acme.omniapp.co/api").bearer_token("t").build()?;
+/// let shared = poll_helpers::omni::shared_budget(&a);
+/// assert_eq!(shared.limit(), 60);
+/// assert!(shared.same_budget(&poll_helpers::omni::shared_budget(&b)));
+/// # Ok::<(), omni_sdk::ConfigError>(())
+/// ```
+pub fn shared_budget(client: &omni_sdk::Client) -> RateBudget {
+    static BUDGETS: std::sync::OnceLock<Mutex<std::collections::HashMap<u64, RateBudget>>> =
+        std::sync::OnceLock::new();
+    let budgets = BUDGETS.get_or_init(Default::default);
+    lock(budgets)
+        .entry(client.credential_key())
+        .or_insert_with(|| RateBudget::per_minute(RATE_LIMIT_PER_MINUTE))
+        .clone()
+}
 
 /// Omni's floor: never more than one request per second per job.
 pub const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -50,7 +88,7 @@ pub fn default_policy() -> PollPolicy {
         .max_delay(Duration::from_secs(15))
 }
 
-fn floor_warning(policy: &PollPolicy) {
+pub(crate) fn floor_warning(policy: &PollPolicy) {
     static WARNED: AtomicBool = AtomicBool::new(false);
     if policy.min_delay < MIN_POLL_INTERVAL && !WARNED.swap(true, Ordering::Relaxed) {
         tracing::warn!(
@@ -143,9 +181,10 @@ pub fn wait_for_job<'a>(
     .job_id(job_id.to_string())
     .kind("omni schema refresh")
     .min_interval(MIN_POLL_INTERVAL)
+    .rate_budget(shared_budget(client))
 }
 
-fn job_status_error(e: &omni_sdk::Error<omni_sdk::types::ApiError>) -> FetchError {
+pub(crate) fn job_status_error(e: &omni_sdk::Error<omni_sdk::types::ApiError>) -> FetchError {
     let error = fetch_error(e, e.message(), e.retry_after());
     let lower = error.message.to_ascii_lowercase();
     match error.status {
@@ -232,6 +271,7 @@ pub fn wait_for_ai_job<'a>(
     .job_id(job_id.to_string())
     .kind("omni ai")
     .min_interval(MIN_POLL_INTERVAL)
+    .rate_budget(shared_budget(client))
 }
 
 /// One query job in a [`wait_for_queries`] result: its final response once it finished,
@@ -271,7 +311,7 @@ impl QueryResult {
         self.response.as_ref().and_then(|r| r.result.as_deref())
     }
 
-    fn failure(&self) -> Option<String> {
+    pub(crate) fn failure(&self) -> Option<String> {
         let response = self.response.as_ref()?;
         let status = response.status.as_deref()?;
         let failed = matches!(
@@ -384,6 +424,7 @@ pub fn wait_for_queries<'a>(
     .job_id(label)
     .kind("omni query")
     .min_interval(MIN_POLL_INTERVAL)
+    .rate_budget(shared_budget(client))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -392,7 +433,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Records what one long-poll answer says about the `asked` ids.
-fn merge(map: &mut BTreeMap<Uuid, QueryResult>, asked: &[Uuid], response: WaitForQueryResponse) {
+pub(crate) fn merge(
+    map: &mut BTreeMap<Uuid, QueryResult>,
+    asked: &[Uuid],
+    response: WaitForQueryResponse,
+) {
     let still_running: Vec<Uuid> = if response.timed_out == Some(true) {
         response.remaining_job_ids.clone()
     } else {
@@ -418,7 +463,10 @@ fn merge(map: &mut BTreeMap<Uuid, QueryResult>, asked: &[Uuid], response: WaitFo
     }
 }
 
-fn query_wait_error(e: &omni_sdk::Error<omni_sdk::types::ApiError>, asked: &[Uuid]) -> FetchError {
+pub(crate) fn query_wait_error(
+    e: &omni_sdk::Error<omni_sdk::types::ApiError>,
+    asked: &[Uuid],
+) -> FetchError {
     let error = fetch_error(e, e.message(), e.retry_after());
     if error.status == Some(404) {
         let ids = asked

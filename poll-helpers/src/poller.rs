@@ -175,6 +175,22 @@ where
         self
     }
 
+    /// Draws from no rate budget: undoes [`rate_budget`](Self::rate_budget), including
+    /// the per-credential budget the Omni adapters attach by default (for a caller that
+    /// paces requests some other way).
+    ///
+    /// ```
+    /// # use poll_helpers::{FetchError, Phase, PollPolicy, Poller, RateBudget, Snapshot};
+    /// # #[derive(Clone, Debug)] struct Done; impl Snapshot for Done { fn phase(&self) -> Phase { Phase::Succeeded } }
+    /// let poller = Poller::new(PollPolicy::default(), || async { Ok::<_, FetchError>(Done) })
+    ///     .rate_budget(RateBudget::per_minute(60))
+    ///     .without_rate_budget();
+    /// ```
+    pub fn without_rate_budget(mut self) -> Self {
+        self.budget = None;
+        self
+    }
+
     /// Never polls more often than once per `floor`, whatever the policy says (the Omni
     /// adapters set 1 s, Omni's documented limit per job).
     ///

@@ -11,8 +11,8 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
-    ///An error body as servers actually send it. Every field is optional and loosely typed: APIs answer `{error, message}`, `{detail, status}`, FastAPI validation lists in `detail`, or a non-JSON body, which the client wraps as `{"message": <text>}`. Use `ApiError::text()` for the human-readable part.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    ///An error body as servers actually send it. Every field is optional and loosely typed: APIs answer `{error, message}`, `{detail, status}`, FastAPI validation lists in `detail`, or a non-JSON body, which the client wraps as `{"message": <text>}`. Use `ApiError::text()` for the human-readable part. Any other field is kept in `extra` (e.g. the `remaining_job_ids` of a timeout).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ApiError {
         ///Error detail: a string, or (FastAPI) a list of validation errors.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -26,6 +26,8 @@ pub mod types {
         ///The HTTP status as the server repeated it in the body.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub status: ::std::option::Option<::serde_json::Value>,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
     impl ApiError {
         pub fn builder() -> builder::ApiError {
@@ -125,6 +127,10 @@ pub mod types {
                 ::std::option::Option<::serde_json::Value>,
                 ::std::string::String,
             >,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for ApiError {
             fn default() -> Self {
@@ -133,6 +139,7 @@ pub mod types {
                     error: Ok(Default::default()),
                     message: Ok(Default::default()),
                     status: Ok(Default::default()),
+                    extra: Err("no value supplied for extra".to_string()),
                 }
             }
         }
@@ -185,6 +192,20 @@ pub mod types {
                     });
                 self
             }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for extra: {e}")
+                    });
+                self
+            }
         }
         impl ::std::convert::TryFrom<ApiError> for super::ApiError {
             type Error = super::error::ConversionError;
@@ -196,6 +217,7 @@ pub mod types {
                     error: value.error?,
                     message: value.message?,
                     status: value.status?,
+                    extra: value.extra?,
                 })
             }
         }
@@ -206,6 +228,7 @@ pub mod types {
                     error: Ok(value.error),
                     message: Ok(value.message),
                     status: Ok(value.status),
+                    extra: Ok(value.extra),
                 }
             }
         }

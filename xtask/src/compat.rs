@@ -105,7 +105,9 @@ pub fn unify_error_responses(doc: &mut Value) {
         "description": "An error body as servers actually send it. Every field is optional and \
             loosely typed: APIs answer `{error, message}`, `{detail, status}`, FastAPI \
             validation lists in `detail`, or a non-JSON body, which the client wraps as \
-            `{\"message\": <text>}`. Use `ApiError::text()` for the human-readable part.",
+            `{\"message\": <text>}`. Use `ApiError::text()` for the human-readable part. \
+            Any other field is kept in `extra` (e.g. the `remaining_job_ids` of a timeout).",
+        "additionalProperties": {},
         "properties": {
             "error": { "description": "Error code or short error text, when the server sends one." },
             "message": { "description": "Detailed error description, or the raw body of a non-JSON error response." },

@@ -62,6 +62,46 @@ pub(crate) enum ApiKeyIn {
 #[derive(Clone, Default)]
 pub struct Inner {
     query_key: Option<(&'static str, Token)>,
+    credential_key: u64,
+}
+
+impl Client {
+    /// A number that is the same for every client of this process that sends the same
+    /// credentials to the same base URL, and differs (but for a 64-bit hash collision)
+    /// otherwise.
+    ///
+    /// Why: rate limits are per credential, not per client object. A process that builds
+    /// several clients with one token shares one limit, and code that paces requests (such
+    /// as `poll-helpers`' shared rate budgets) needs a key for "the same credential". The
+    /// hash is keyed with a random per-process secret: it reveals nothing about the
+    /// credential and means nothing outside this process.
+    ///
+    /// ```
+    /// let a = __CRATE__::Client::builder().base_url("https://a.example/api").bearer_token("t1").build()?;
+    /// let b = __CRATE__::Client::builder().base_url("https://a.example/api").bearer_token("t1").build()?;
+    /// let c = __CRATE__::Client::builder().base_url("https://a.example/api").bearer_token("t2").build()?;
+    /// assert_eq!(a.credential_key(), b.credential_key());
+    /// assert_ne!(a.credential_key(), c.credential_key());
+    /// # Ok::<(), __CRATE__::ConfigError>(())
+    /// ```
+    pub fn credential_key(&self) -> u64 {
+        self.inner.credential_key
+    }
+}
+
+/// Keyed hash of what identifies a credential: the base URL and every secret sent.
+fn credential_key(base_url: &str, secrets: &[&[u8]]) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    static KEY: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+        std::sync::OnceLock::new();
+    let mut hasher = KEY
+        .get_or_init(std::collections::hash_map::RandomState::new)
+        .build_hasher();
+    base_url.trim_end_matches('/').hash(&mut hasher);
+    for secret in secrets {
+        secret.hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 impl std::fmt::Debug for Inner {
@@ -332,6 +372,22 @@ impl ClientBuilder {
             .map_err(|_| ConfigError::InvalidUserAgent(user_agent.clone()))?;
         headers.insert(header::USER_AGENT, user_agent);
 
+        let query_secret = inner.query_key.as_ref().map(|(_, Token(k))| k.as_bytes());
+        inner.credential_key = credential_key(
+            &base_url,
+            &[
+                headers
+                    .get(header::AUTHORIZATION)
+                    .map_or(&b""[..], HeaderValue::as_bytes),
+                query_secret.unwrap_or_default(),
+                // An API key in a header of its own.
+                &headers
+                    .iter()
+                    .filter(|(name, value)| *name != header::AUTHORIZATION && value.is_sensitive())
+                    .flat_map(|(_, value)| value.as_bytes().iter().copied())
+                    .collect::<Vec<u8>>(),
+            ],
+        );
         let http = reqwest::Client::builder()
             .default_headers(headers)
             .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
