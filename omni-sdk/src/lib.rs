@@ -1,8 +1,10 @@
-//! Rust client for the [Omni](https://omni.co) REST API: start schema refreshes, queries and
-//! AI jobs, and read their status.
+//! Rust client for the whole [Omni](https://omni.co) REST API (149 of the 150 operations of
+//! Omni's published OpenAPI document): models, documents, dashboards, schedules, users, and
+//! the jobs — schema refreshes, queries, AI jobs, dashboard downloads — and their status.
 //!
 //! Why this crate instead of hand-rolled `reqwest` calls: the client is generated from the
-//! vendored OpenAPI document (`specs/omni.yaml`), so every documented field is typed; and
+//! vendored OpenAPI documents (`specs/omni-openapi.json` with the docs-site operations of
+//! `specs/omni.seeds.overlay.yaml`), so every documented field is typed; and
 //! the fixes real Omni servers need are already in — `job_ids` goes on the wire as the JSON
 //! array Omni expects, unknown status values are kept instead of failing deserialisation,
 //! and every error response (even an empty 429 or an HTML 502) keeps its status,

@@ -415,3 +415,173 @@ fn retailgrid_rejects_a_document_missing_a_required_field() {
     let err = serde_json::from_value::<JobStatusResponse>(document).unwrap_err();
     assert!(err.to_string().contains("created_at"), "{err}");
 }
+
+// ---------------------------------------------------------------------------------------
+// Schema-level examples of the operations the start-and-wait workflows use
+// ---------------------------------------------------------------------------------------
+
+/// Resolves a local `$ref` (`#/components/...`) of `spec`.
+fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema.get("$ref").and_then(Value::as_str) {
+        Some(reference) => {
+            let pointer = reference.trim_start_matches('#');
+            let target = spec
+                .pointer(pointer)
+                .unwrap_or_else(|| panic!("dangling $ref {reference}"));
+            resolve(spec, target)
+        }
+        None => schema,
+    }
+}
+
+/// A document assembled from a schema's examples: the schema's own `example`, else an
+/// object of its properties' examples (recursively), else a one-item array of its items'.
+/// `None` when nothing under the schema has an example.
+fn assemble(spec: &Value, schema: &Value) -> Option<Value> {
+    let schema = resolve(spec, schema);
+    if let Some(example) = schema.get("example") {
+        return Some(example.clone());
+    }
+    if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+        let mut object: serde_json::Map<String, Value> = properties
+            .iter()
+            .filter_map(|(name, property)| Some((name.clone(), assemble(spec, property)?)))
+            .collect();
+        if object.is_empty() {
+            return None;
+        }
+        // A required property without an example gets the plainest value of its type.
+        for name in schema["required"].as_array().into_iter().flatten() {
+            let name = name.as_str().expect("required names are strings");
+            if !object.contains_key(name) {
+                let placeholder = match resolve(spec, &properties[name])["type"].as_str() {
+                    Some("string") => json!(""),
+                    Some("integer" | "number") => json!(0),
+                    Some("boolean") => json!(false),
+                    Some("array") => json!([]),
+                    _ => json!({}),
+                };
+                object.insert(name.to_owned(), placeholder);
+            }
+        }
+        return Some(Value::Object(object));
+    }
+    if let Some(items) = schema.get("items") {
+        return assemble(spec, items).map(|item| json!([item]));
+    }
+    None
+}
+
+/// Every field of the assembled `example` is read into the typed value: re-serialised, it
+/// holds each of them with an equivalent value.
+fn check_assembled<T>(what: &str, example: &Value)
+where
+    T: serde::de::DeserializeOwned + serde::Serialize,
+{
+    let typed: T = serde_json::from_value(example.clone())
+        .unwrap_or_else(|e| panic!("{what}: {example} does not deserialise: {e}"));
+    let back = serde_json::to_value(&typed).unwrap();
+    for (field, value) in example.as_object().expect("assembled examples are objects") {
+        if let Err(difference) = sdk_tests::json_equivalent(value, &back[field]) {
+            panic!(
+                "{what}: field {field} changed: {difference}\n example: {example}\n    back: {back}"
+            );
+        }
+    }
+}
+
+#[test]
+fn workflow_operations_schema_examples_deserialise_into_their_generated_types() {
+    use omni_sdk::types::{
+        AiJobCancelResponse, AiJobResultResponse, AiJobSubmitBody, AiJobSubmitResponse,
+        DashboardsDownloadBody, DashboardsDownloadResponse, ModelsRefreshResponse, QueryRunBody,
+        QueryRunResponse,
+    };
+    let spec = effective_spec("omni-sdk");
+    let op = |path: &str, method: &str| spec["paths"][path][method].clone();
+    let body = |o: &Value| {
+        assemble(
+            &spec,
+            &o["requestBody"]["content"]["application/json"]["schema"],
+        )
+        .expect("the body schema has examples")
+    };
+    let response = |o: &Value, status: &str| {
+        assemble(
+            &spec,
+            &o["responses"][status]["content"]["application/json"]["schema"],
+        )
+        .unwrap_or_else(|| panic!("the {status} schema has examples"))
+    };
+    let mut checked = 0;
+
+    let ai_submit = op("/v1/ai/jobs", "post");
+    check_assembled::<AiJobSubmitBody>("aiJobSubmit body", &body(&ai_submit));
+    check_assembled::<AiJobSubmitResponse>("aiJobSubmit 201", &response(&ai_submit, "201"));
+    let ai_result = op("/v1/ai/jobs/{jobId}/result", "get");
+    let result = response(&ai_result, "200");
+    check_assembled::<AiJobResultResponse>("aiJobResult 200", &result);
+    assert_eq!(result["actions"][0]["result"]["status"], json!("success"));
+    let ai_cancel = op("/v1/ai/jobs/{jobId}/cancel", "post");
+    check_assembled::<AiJobCancelResponse>("aiJobCancel 200", &response(&ai_cancel, "200"));
+    let download = op("/v1/dashboards/{identifier}/download", "post");
+    check_assembled::<DashboardsDownloadBody>("dashboardsDownload body", &body(&download));
+    check_assembled::<DashboardsDownloadResponse>(
+        "dashboardsDownload 200",
+        &response(&download, "200"),
+    );
+    let run = op("/v1/query/run", "post");
+    check_assembled::<QueryRunBody>("queryRun body", &body(&run));
+    check_assembled::<QueryRunResponse>("queryRun 200", &response(&run, "200"));
+    checked += 9;
+
+    // Every error example of these operations reads as the one ApiError, text included.
+    for (name, o) in [
+        ("aiJobSubmit", &ai_submit),
+        ("aiJobResult", &ai_result),
+        ("aiJobCancel", &ai_cancel),
+        ("queryRun", &run),
+    ] {
+        for (status, _) in o["responses"].as_object().unwrap() {
+            if !status.starts_with('4') && !status.starts_with('5') {
+                continue;
+            }
+            let Some(example) = assemble(
+                &spec,
+                &o["responses"][status]["content"]["application/json"]["schema"],
+            ) else {
+                continue;
+            };
+            check_assembled::<ApiError>(&format!("{name} {status}"), &example);
+            let error: ApiError = serde_json::from_value(example.clone()).unwrap();
+            assert!(error.text().is_some(), "{name} {status}: {example}");
+            checked += 1;
+        }
+    }
+    // The 408 of queryRun keeps what it says about the run in ApiError's extra fields.
+    let timeout: ApiError = serde_json::from_value(response(&run, "408")).unwrap();
+    assert_eq!(timeout.extra["timed_out"], json!(true));
+
+    // Path and query parameter examples parse as the generated setters' types.
+    let refresh = op("/v1/models/{modelId}/refresh", "post");
+    for parameter in refresh["parameters"].as_array().unwrap() {
+        let example = parameter["schema"]["example"].as_str().unwrap();
+        example
+            .parse::<uuid::Uuid>()
+            .unwrap_or_else(|e| panic!("modelsRefresh {}: {example}: {e}", parameter["name"]));
+        checked += 1;
+    }
+    // modelsRefresh documents no response example: a hand-written one per documented
+    // status value (the full document's lower-case ones).
+    for status in ["running", "completed", "failed"] {
+        let doc = json!({"jobId": "4e6953a9-a71b-4c0b-8b63-a9ea308f6aaf",
+                         "modelId": "123e4567-e89b-12d3-a456-426614174000", "status": status});
+        let parsed = round_trip!(
+            ModelsRefreshResponse,
+            format!("modelsRefresh {status}"),
+            &doc
+        );
+        assert!(!parsed.status.is_unknown(), "{status}");
+    }
+    assert_eq!(checked, 9 + 14 + 2, "examples checked");
+}
