@@ -537,8 +537,13 @@ pub fn ask_ai<'a>(
 }
 
 /// Cancels an AI job (`POST /v1/ai/jobs/{jobId}/cancel`): for the caller who gives up on
-/// an [`ask_ai`] wait (dropping the wait cancels nothing). Omni answers 409 for a job that
-/// already ended.
+/// an [`ask_ai`] wait (dropping the wait cancels nothing).
+///
+/// Idempotent, as Omni documents it: the answer's `state` is the job's state after the
+/// attempt, `CANCELLED`, or the state of a job that had already ended or is `DELIVERING`
+/// (too late to cancel). An executing job stops after its current iteration, so a wait still
+/// running sees `CANCELLED` a little later. A 409 means another request changed the job
+/// meanwhile: retry the cancel.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {

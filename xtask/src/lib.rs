@@ -15,6 +15,8 @@
 
 // The modules are `pub` for the binary and this crate's tests only.
 #![allow(unreachable_pub)]
+// Their docs (hidden) link to their own private helpers, for readers of the source.
+#![allow(rustdoc::private_intra_doc_links)]
 
 #[doc(hidden)]
 pub mod add_sdk;
