@@ -600,3 +600,36 @@ async fn clients_with_one_token_share_one_budget_and_other_tokens_do_not() {
     assert!(!omni::shared_budget(&a).same_budget(&omni::shared_budget(&other)));
     assert_eq!(omni::shared_budget(&a).limit(), omni::RATE_LIMIT_PER_MINUTE);
 }
+
+/// Omni's 60 requests per minute are per token: waits on one token draw from one budget by
+/// default (a burst of 6, then one request per 60/54 s), and a caller can opt out.
+#[tokio::test]
+async fn waits_on_one_token_are_paced_by_the_shared_budget_unless_opted_out() {
+    async fn eight_waits(opt_out: bool) -> Duration {
+        let sim = Simulator::start_default().await.unwrap();
+        let client = sim.omni_client().unwrap();
+        let jobs: Vec<Uuid> = (0..8)
+            .map(|_| sim.add_schema_refresh(JobScript::succeed_after(Duration::ZERO)))
+            .collect();
+        let waits = jobs.iter().map(|&job| {
+            let poller = omni::wait_for_job(&client, job, &policy());
+            let poller = if opt_out {
+                poller.without_rate_budget()
+            } else {
+                poller
+            };
+            poller.into_future()
+        });
+        for done in futures_util::future::join_all(waits).await {
+            done.unwrap();
+        }
+        let requests = sim.requests();
+        assert_eq!(requests.len(), 8, "{}", log(&requests));
+        requests[7].at - requests[0].at
+    }
+    let paced = eight_waits(false).await;
+    // The 7th and 8th requests wait for the budget: about 1.1 s and 2.2 s.
+    assert!(paced >= Duration::from_millis(2000), "paced: {paced:?}");
+    let free = eight_waits(true).await;
+    assert!(free < Duration::from_millis(1000), "opted out: {free:?}");
+}
