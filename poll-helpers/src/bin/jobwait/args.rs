@@ -2,7 +2,11 @@
 
 use std::path::PathBuf;
 
+use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use omni_sdk::types::{
+    AiJobSubmitBodyPrompt, AiJobSubmitBodyTopicName, DashboardsDownloadBodyFormat,
+};
 use uuid::Uuid;
 
 const AFTER_HELP: &str = "\
@@ -10,18 +14,32 @@ Tokens come only from the environment (flags show up in `ps` and shell history):
   OMNI_API_TOKEN, RETAILGRID_API_TOKEN
 Base URLs: --base-url, or OMNI_BASE_URL / OMNI_INSTANCE, RETAILGRID_BASE_URL.
 
+Waiting for a job that already exists: omni-job, omni-ai, omni-query, retailgrid.
+Starting a job and waiting for it: omni-refresh, omni-run-query, omni-ask, omni-download.
+These print the job id on stderr as soon as Omni answers the start request (with --json,
+also a \"started\" line on stdout), with the command that resumes the wait. Their start
+request is sent once: a timeout or 5xx on it exits 4 (a retry could start a second job);
+only a 429 is retried.
+
 Exit codes:
   0    the job succeeded
   1    the job failed or was cancelled (reason on stderr)
-  2    usage or configuration error (missing token, bad UUID, ...)
+  2    usage or configuration error (missing token, bad UUID, unreadable or invalid
+       --body file, output that cannot be written, ...)
   3    deadline exceeded (--timeout)
-  4    permanent request error (401, 403, 404 after the grace period)
-  130  interrupted (Ctrl-C stops polling; nothing is cancelled on the server)
+  4    permanent request error (401, 403, 404 after the grace period; any failed start
+       request but a 429)
+  130  interrupted (Ctrl-C stops polling; nothing is cancelled on the server, except by
+       omni-ask, which cancels the AI job it submitted)
 
 Examples:
   OMNI_API_TOKEN=... jobwait omni-job 4e6953a9-a71b-4c0b-8b63-a9ea308f6aaf --instance blobsrus --timeout 10m
   jobwait retailgrid 4e6953a9-a71b-4c0b-8b63-a9ea308f6aaf --json | jq -c .
-  jobwait omni-query 4e6953a9-a71b-4c0b-8b63-a9ea308f6aaf --output results/ --format json";
+  jobwait omni-query 4e6953a9-a71b-4c0b-8b63-a9ea308f6aaf --output results/ --format json
+  jobwait omni-refresh 770e8400-e29b-41d4-a716-446655440002 --branch 880e8400-e29b-41d4-a716-446655440003
+  jobwait omni-run-query --body query.json --output results/
+  jobwait omni-ask \"Top 5 products by revenue?\" --model 770e8400-e29b-41d4-a716-446655440002 > answer.md
+  jobwait omni-download 12db1a0a --format pdf --output dashboard.pdf";
 
 /// Wait for an Omni or Retailgrid job to finish, then exit with its outcome.
 #[derive(Debug, Parser)]
@@ -73,6 +91,88 @@ pub(crate) enum Command {
         #[arg(long, value_name = "DIR")]
         output: Option<PathBuf>,
     },
+    /// Start an Omni schema refresh (POST /v1/models/{modelId}/refresh) and wait for it.
+    ///
+    /// The job id goes to stderr as soon as Omni answers: "started schema refresh job
+    /// <JOB_ID> ...; resume with: jobwait omni-job <JOB_ID>". On success, the final status on
+    /// stdout, as omni-job prints it.
+    OmniRefresh {
+        /// The model to refresh.
+        #[arg(value_name = "MODEL_ID")]
+        model_id: Uuid,
+        /// The branch to refresh (Omni requires one when branch-based schema refresh is
+        /// enabled for the model).
+        #[arg(long = "branch", value_name = "BRANCH_ID")]
+        branch_id: Option<Uuid>,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Run an Omni query (POST /v1/query/run), wait for every query job it starts, and
+    /// print or write the results as omni-query does.
+    ///
+    /// The body is Omni's QueryRunBody, e.g. {"query": {"modelId": "...", "table":
+    /// "order_items", "fields": ["order_items.count"]}}; the results must be Arrow (no
+    /// "resultType", no "planOnly"). The ids of the query jobs still running after the start
+    /// request go to stderr, with the omni-query command that resumes the wait.
+    OmniRunQuery {
+        /// The QueryRunBody JSON document, `-` for stdin.
+        #[arg(long, value_name = "FILE")]
+        body: PathBuf,
+        #[command(flatten)]
+        connection: Connection,
+        /// How to write results with --output.
+        #[arg(long, value_enum, default_value_t = Format::Csv)]
+        format: Format,
+        /// Write one file per query into this directory (created if missing), named by job
+        /// id (query-<N> for a query Omni answered without one).
+        #[arg(long, value_name = "DIR")]
+        output: Option<PathBuf>,
+    },
+    /// Submit an Omni AI job (POST /v1/ai/jobs), wait for it, and print its answer
+    /// (markdown) on stdout.
+    ///
+    /// The job id goes to stderr as soon as Omni answers, with the omni-ai command that
+    /// resumes the wait; so does the final "succeeded" line, so that stdout holds the answer
+    /// only (with --json: the JSON lines, the answer in the last one's job.markdown). Ctrl-C
+    /// cancels the AI job on the server (POST /v1/ai/jobs/{jobId}/cancel) if its id is known,
+    /// and says so on stderr.
+    OmniAsk {
+        /// The question, in natural language.
+        #[arg(value_name = "PROMPT", value_parser = parse_prompt)]
+        prompt: AiJobSubmitBodyPrompt,
+        /// The shared model to ask.
+        #[arg(long = "model", value_name = "MODEL_ID")]
+        model_id: Uuid,
+        /// A branch of that model.
+        #[arg(long = "branch", value_name = "BRANCH_ID")]
+        branch_id: Option<Uuid>,
+        /// The topic to scope the question to (else Omni picks one).
+        #[arg(long = "topic", value_name = "NAME", value_parser = parse_topic)]
+        topic: Option<AiJobSubmitBodyTopicName>,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Download an Omni dashboard (POST /v1/dashboards/{identifier}/download, then its
+    /// file) into a file.
+    ///
+    /// The file is written to a temporary file next to --output and renamed on success: a
+    /// failed, cut off or interrupted download never leaves a partial file at --output (nor
+    /// replaces a file already there). With `--output -`, the file goes to stdout once
+    /// received in full, and the final "succeeded" line to stderr. A failed download job
+    /// (HTTP 410) exits 1.
+    OmniDownload {
+        /// The dashboard's identifier.
+        #[arg(value_name = "DASHBOARD", value_parser = NonEmptyStringValueParser::new())]
+        dashboard: String,
+        /// The file format.
+        #[arg(long, value_enum)]
+        format: DownloadFormat,
+        /// Where to write the file, `-` for stdout.
+        #[arg(long, value_name = "FILE")]
+        output: PathBuf,
+        #[command(flatten)]
+        connection: Connection,
+    },
     /// A Retailgrid job: bulk upsert or CSV import (GET /v1/jobs/{job_id}).
     Retailgrid {
         /// The job id.
@@ -97,7 +197,7 @@ pub(crate) struct Connection {
     pub(crate) instance: Option<String>,
 }
 
-/// Result formats for `omni-query --output`.
+/// Result formats for `omni-query --output` and `omni-run-query --output`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
     /// Comma-separated values with a header row (`<JOB_ID>.csv`).
@@ -106,6 +206,44 @@ pub(crate) enum Format {
     Json,
     /// The Arrow IPC file as Omni sent it, base64-decoded (`<JOB_ID>.arrow`).
     Arrow,
+}
+
+/// Dashboard download formats (`omni-download --format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DownloadFormat {
+    /// PDF document.
+    Pdf,
+    /// PNG image.
+    Png,
+    /// Comma-separated values.
+    Csv,
+    /// Excel workbook.
+    Xlsx,
+    /// JSON document.
+    Json,
+}
+
+impl DownloadFormat {
+    /// The format as `DashboardsDownloadBody.format`.
+    pub(crate) fn to_body(self) -> DashboardsDownloadBodyFormat {
+        match self {
+            DownloadFormat::Pdf => DashboardsDownloadBodyFormat::Pdf,
+            DownloadFormat::Png => DashboardsDownloadBodyFormat::Png,
+            DownloadFormat::Csv => DashboardsDownloadBodyFormat::Csv,
+            DownloadFormat::Xlsx => DashboardsDownloadBodyFormat::Xlsx,
+            DownloadFormat::Json => DashboardsDownloadBodyFormat::Json,
+        }
+    }
+}
+
+/// `<PROMPT>`: at least one character (Omni's constraint).
+fn parse_prompt(value: &str) -> Result<AiJobSubmitBodyPrompt, String> {
+    value.parse().map_err(|_| "the prompt is empty".to_owned())
+}
+
+/// `--topic`: at most 256 characters (Omni's constraint).
+fn parse_topic(value: &str) -> Result<AiJobSubmitBodyTopicName, String> {
+    value.parse().map_err(|e| format!("the topic name is {e}"))
 }
 
 /// How to poll.
@@ -131,7 +269,8 @@ pub(crate) struct PolicyArgs {
 /// What to print.
 #[derive(Debug, Args)]
 pub(crate) struct OutputArgs {
-    /// Print one JSON line per poll on stdout, then one with the outcome.
+    /// Print one JSON line per poll on stdout, then one with the outcome (the
+    /// start-and-wait subcommands first print one with the job id, "event": "started").
     #[arg(long, global = true)]
     pub(crate) json: bool,
 }

@@ -1,16 +1,24 @@
 //! `jobwait`: wait for an Omni or Retailgrid job from a shell script or CI pipeline.
 //!
+//! Two kinds of subcommands: `omni-job`, `omni-ai`, `omni-query` and `retailgrid` wait for
+//! a job that already exists; `omni-refresh`, `omni-run-query`, `omni-ask` and
+//! `omni-download` start one (through the start-and-wait workflows of
+//! [`poll_helpers::omni`]) and wait for it, printing its id on stderr as soon as Omni
+//! answers, with the command that resumes the wait (see `start.rs`).
+//!
 //! Exit codes: 0 the job succeeded; 1 it failed or was cancelled (reason on stderr);
 //! 2 usage or configuration error; 3 deadline exceeded; 4 permanent request error (401,
-//! 403, 404 after the grace period); 130 interrupted (Ctrl-C stops polling and cancels
-//! nothing on the server).
+//! 403, 404 after the grace period, a failed start request); 130 interrupted (Ctrl-C stops
+//! polling and cancels nothing on the server, except `omni-ask`, which cancels its AI job).
 //!
-//! `omni-query` also decodes each job's Arrow result: a table of the first rows on stdout,
-//! the rows in the final `--json` line, or one file per job with `--output DIR`.
+//! `omni-query` and `omni-run-query` also decode each job's Arrow result: a table of the
+//! first rows on stdout, the rows in the final `--json` line, or one file per job with
+//! `--output DIR`.
 
 mod args;
 mod report;
 mod results;
+mod start;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -66,7 +74,7 @@ fn init_tracing() {
         .try_init();
 }
 
-fn usage_error(message: impl std::fmt::Display) -> u8 {
+pub(crate) fn usage_error(message: impl std::fmt::Display) -> u8 {
     eprintln!("error: {message}");
     exit::USAGE
 }
@@ -125,13 +133,62 @@ async fn run(cli: Cli) -> u8 {
                         Some(dir) => results::Target::Files(dir, *format),
                         None => results::Target::Stdout,
                     };
-                    results::finish(&results, &target, &mut reporter)
+                    let named = report::named(results.values());
+                    results::finish(&named, &results, &target, &mut reporter)
                 }
                 (code, last) => {
                     reporter.finish_with(&ending.outcome, last.as_ref());
                     code
                 }
             }
+        }
+        Command::OmniRefresh {
+            model_id,
+            branch_id,
+            connection,
+        } => start::refresh(connection, *model_id, *branch_id, &policy, &mut reporter).await,
+        Command::OmniRunQuery {
+            body,
+            connection,
+            format,
+            output,
+        } => {
+            let target = start::QueryTarget {
+                format: *format,
+                output: output.as_deref(),
+            };
+            start::run_query(connection, body, target, &policy, &mut reporter).await
+        }
+        Command::OmniAsk {
+            prompt,
+            model_id,
+            branch_id,
+            topic,
+            connection,
+        } => {
+            let question = start::Question {
+                prompt: prompt.clone(),
+                model_id: *model_id,
+                branch_id: *branch_id,
+                topic: topic.clone(),
+            };
+            start::ask(connection, question, &policy, &mut reporter).await
+        }
+        Command::OmniDownload {
+            dashboard,
+            format,
+            output,
+            connection,
+        } => {
+            start::download(
+                connection,
+                dashboard,
+                *format,
+                output,
+                &policy,
+                &mut reporter,
+            )
+            .await
         }
         Command::Retailgrid { job_id, base_url } => {
             let client = match retailgrid_client(base_url.as_deref()) {
@@ -144,17 +201,25 @@ async fn run(cli: Cli) -> u8 {
     }
 }
 
-fn omni_client(connection: &Connection) -> Result<omni_sdk::Client, u8> {
+pub(crate) fn omni_client(connection: &Connection) -> Result<omni_sdk::Client, u8> {
+    omni_client_with_timeout(
+        connection,
+        omni::long_poll_timeout() + Duration::from_secs(10),
+    )
+}
+
+/// An Omni client whose requests (their bodies read included) time out after `timeout`.
+pub(crate) fn omni_client_with_timeout(
+    connection: &Connection,
+    timeout: Duration,
+) -> Result<omni_sdk::Client, u8> {
     let mut builder = omni_sdk::Client::builder();
     if let Some(url) = &connection.base_url {
         builder = builder.base_url(url.clone());
     } else if let Some(instance) = &connection.instance {
         builder = builder.instance(instance.clone());
     }
-    builder
-        .timeout(omni::long_poll_timeout() + Duration::from_secs(10))
-        .from_env()
-        .map_err(usage_error)
+    builder.timeout(timeout).from_env().map_err(usage_error)
 }
 
 fn retailgrid_client(base_url: Option<&str>) -> Result<retailgrid_sdk::Client, u8> {
@@ -166,15 +231,15 @@ fn retailgrid_client(base_url: Option<&str>) -> Result<retailgrid_sdk::Client, u
 }
 
 /// How a wait ended: what to report, the exit code, and the last snapshot seen.
-struct Ending<T> {
-    outcome: Outcome,
-    code: u8,
-    last: Option<T>,
+pub(crate) struct Ending<T> {
+    pub(crate) outcome: Outcome,
+    pub(crate) code: u8,
+    pub(crate) last: Option<T>,
 }
 
 impl<T: Describe> Ending<T> {
     /// Prints the ending and returns the exit code.
-    fn report(self, reporter: &mut Reporter) -> u8 {
+    pub(crate) fn report(self, reporter: &mut Reporter) -> u8 {
         reporter.finish_with(&self.outcome, self.last.as_ref());
         self.code
     }
@@ -183,6 +248,19 @@ impl<T: Describe> Ending<T> {
 /// Runs one wait to its end, reporting each poll, and maps the ending to an exit code.
 /// The ending itself is left to the caller to print.
 async fn drive<'a, T>(poller: Poller<'a, T>, reporter: &mut Reporter) -> Ending<T>
+where
+    T: Snapshot + Describe + Clone + Send + 'a,
+{
+    drive_with(poller, reporter, |_, _| {}).await
+}
+
+/// [`drive`], calling `on_snapshot` with each snapshot received, before it is reported
+/// (the start-and-wait subcommands print the job id from the first one).
+pub(crate) async fn drive_with<'a, T>(
+    poller: Poller<'a, T>,
+    reporter: &mut Reporter,
+    mut on_snapshot: impl FnMut(&T, &mut Reporter),
+) -> Ending<T>
 where
     T: Snapshot + Describe + Clone + Send + 'a,
 {
@@ -200,6 +278,9 @@ where
         };
         match item {
             Some(Ok(event)) => {
+                if let Ok(snapshot) = &event.outcome {
+                    on_snapshot(snapshot, reporter);
+                }
                 reporter.event(&event);
                 if let Ok(snapshot) = &event.outcome {
                     last = Some(snapshot.clone());
@@ -208,6 +289,10 @@ where
             Some(Err(error)) => {
                 let (outcome, code) = ending(&error);
                 let last = error.last().cloned().or(last);
+                if let Some(snapshot) = error.last() {
+                    // A job that fails on its first poll: its id is still worth printing.
+                    on_snapshot(snapshot, reporter);
+                }
                 return Ending {
                     outcome,
                     code,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use omni_sdk::types::{AiJob, GetJobStatusResponse};
-use poll_helpers::omni::QueryResult;
+use poll_helpers::omni::{AiAnswer, Download, QueryResult, QueryRun, SchemaRefresh};
 use poll_helpers::{PollEvent, Snapshot, retailgrid};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -19,9 +19,11 @@ pub(crate) enum Outcome {
     Failed(String),
     DeadlineExceeded(String),
     RequestError(String),
-    /// The results could not be written (`omni-query --output`).
+    /// The results or the downloaded file could not be written (`--output`, stdout).
     OutputError(String),
     Interrupted,
+    /// Interrupted, with what was done about it (`omni-ask` cancels its AI job).
+    InterruptedWith(String),
 }
 
 impl Outcome {
@@ -32,7 +34,7 @@ impl Outcome {
             Outcome::DeadlineExceeded(_) => "deadline_exceeded",
             Outcome::RequestError(_) => "request_error",
             Outcome::OutputError(_) => "output_error",
-            Outcome::Interrupted => "interrupted",
+            Outcome::Interrupted | Outcome::InterruptedWith(_) => "interrupted",
         }
     }
 
@@ -41,7 +43,8 @@ impl Outcome {
             Outcome::Failed(r)
             | Outcome::DeadlineExceeded(r)
             | Outcome::RequestError(r)
-            | Outcome::OutputError(r) => Some(r),
+            | Outcome::OutputError(r)
+            | Outcome::InterruptedWith(r) => Some(r),
             Outcome::Succeeded => None,
             Outcome::Interrupted => Some("polling stopped, nothing was cancelled on the server"),
         }
@@ -100,23 +103,29 @@ impl Describe for retailgrid::Job {
     }
 }
 
+/// Query results as JSON: an object keyed by [`Who::key`], each the job's response (or
+/// `{"finished": false}`).
+fn results_json<'a>(results: impl IntoIterator<Item = &'a QueryResult>) -> Value {
+    let jobs: serde_json::Map<String, Value> = named(results)
+        .into_iter()
+        .map(|(who, r)| {
+            let v = match &r.response {
+                Some(resp) => serde_json::to_value(resp).unwrap_or(Value::Null),
+                None => json!({"finished": false}),
+            };
+            (who.key(), v)
+        })
+        .collect();
+    Value::Object(jobs)
+}
+
 impl Describe for BTreeMap<Uuid, QueryResult> {
     fn state(&self) -> String {
         let done = self.values().filter(|r| r.is_finished()).count();
         format!("{done}/{} queries finished", self.len())
     }
     fn to_json(&self) -> Value {
-        let jobs: serde_json::Map<String, Value> = self
-            .iter()
-            .map(|(id, r)| {
-                let v = match &r.response {
-                    Some(resp) => serde_json::to_value(resp).unwrap_or(Value::Null),
-                    None => json!({"finished": false}),
-                };
-                (id.to_string(), v)
-            })
-            .collect();
-        Value::Object(jobs)
+        results_json(self.values())
     }
     fn label(&self) -> String {
         self.keys()
@@ -126,10 +135,156 @@ impl Describe for BTreeMap<Uuid, QueryResult> {
     }
 }
 
+impl Describe for QueryRun {
+    fn state(&self) -> String {
+        if !self.started {
+            return "starting".to_owned();
+        }
+        let done = self.results.iter().filter(|r| r.is_finished()).count();
+        format!("{done}/{} queries finished", self.results.len())
+    }
+    fn to_json(&self) -> Value {
+        results_json(&self.results)
+    }
+    fn label(&self) -> String {
+        named(&self.results)
+            .iter()
+            .map(|(who, _)| who.key())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+impl Describe for SchemaRefresh {
+    fn state(&self) -> String {
+        match &self.status {
+            Some(status) => status.state(),
+            None => self.started.status.to_string(),
+        }
+    }
+    fn to_json(&self) -> Value {
+        json!({
+            "job_id": self.job_id,
+            "model_id": self.model_id,
+            "started": serde_json::to_value(&self.started).unwrap_or(Value::Null),
+            "status": self.status.as_ref().map(Describe::to_json),
+        })
+    }
+    fn label(&self) -> String {
+        self.job_id.to_string()
+    }
+}
+
+impl Describe for AiAnswer {
+    fn state(&self) -> String {
+        match &self.job {
+            Some(job) => job.state(),
+            None => "submitted".to_owned(),
+        }
+    }
+    fn to_json(&self) -> Value {
+        json!({
+            "job_id": self.job_id(),
+            "conversation_id": self.submitted.conversation_id,
+            "omni_chat_url": self.submitted.omni_chat_url,
+            "job": self.job.as_ref().map(Describe::to_json),
+            "result": self.result.as_ref().map(|r| serde_json::to_value(r).unwrap_or(Value::Null)),
+            "markdown": self.markdown(),
+        })
+    }
+    fn label(&self) -> String {
+        self.job_id().to_string()
+    }
+}
+
+impl Describe for Download {
+    fn state(&self) -> String {
+        match (&self.failure, self.bytes_written, self.job_id) {
+            (Some(_), _, _) => "failed".to_owned(),
+            (None, Some(bytes), _) => format!(
+                "downloaded {bytes} bytes{}",
+                self.content_type
+                    .as_deref()
+                    .map(|t| format!(" ({t})"))
+                    .unwrap_or_default()
+            ),
+            (None, None, Some(_)) => "processing".to_owned(),
+            (None, None, None) => "starting".to_owned(),
+        }
+    }
+    fn to_json(&self) -> Value {
+        json!({
+            "job_id": self.job_id,
+            "bytes_written": self.bytes_written,
+            "content_type": self.content_type,
+            "failure": self.failure,
+        })
+    }
+    fn label(&self) -> String {
+        self.job_id.map(|id| id.to_string()).unwrap_or_default()
+    }
+}
+
+/// Which query a result is, in file names, JSON keys and messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Who {
+    /// A query job, by id.
+    Job(Uuid),
+    /// A query Omni answered without a (distinct) job id: its 1-based place in the run.
+    Unnamed(usize),
+}
+
+impl Who {
+    /// The file name stem and the key in JSON: the job id, or `query-<N>`.
+    pub(crate) fn key(&self) -> String {
+        match self {
+            Who::Job(id) => id.to_string(),
+            Who::Unnamed(n) => format!("query-{n}"),
+        }
+    }
+
+    /// The heading of its table on stdout.
+    pub(crate) fn heading(&self) -> String {
+        match self {
+            Who::Job(id) => format!("query {id}"),
+            Who::Unnamed(n) => format!("query #{n} (no job id)"),
+        }
+    }
+
+    /// How messages name it.
+    pub(crate) fn job(&self) -> String {
+        match self {
+            Who::Job(id) => format!("query job {id}"),
+            Who::Unnamed(n) => format!("query #{n} of the run (no job id)"),
+        }
+    }
+}
+
+/// Names each result: by its job id, unless it is nil or already taken.
+pub(crate) fn named<'a>(
+    results: impl IntoIterator<Item = &'a QueryResult>,
+) -> Vec<(Who, &'a QueryResult)> {
+    let mut seen = std::collections::HashSet::new();
+    results
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let who = if !r.job_id.is_nil() && seen.insert(r.job_id) {
+                Who::Job(r.job_id)
+            } else {
+                Who::Unnamed(i + 1)
+            };
+            (who, r)
+        })
+        .collect()
+}
+
 /// Prints events and the ending.
 pub(crate) struct Reporter {
     json: bool,
     bar: Option<ProgressBar>,
+    /// The final line goes to stderr: stdout carries the product (an answer, a file).
+    final_to_stderr: bool,
 }
 
 fn millis(d: Duration) -> u64 {
@@ -146,7 +301,33 @@ impl Reporter {
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
-        Self { json, bar }
+        Self {
+            json,
+            bar,
+            final_to_stderr: false,
+        }
+    }
+
+    /// Keeps stdout for the product (`omni-ask`'s answer, `omni-download --output -`'s
+    /// file): the final line goes to stderr instead.
+    pub(crate) fn final_line_to_stderr(&mut self) {
+        self.final_to_stderr = true;
+    }
+
+    /// Says on stderr that a job started (above the progress bar, if any), and with
+    /// `--json` prints `{"event": "started", ...fields}` on stdout.
+    pub(crate) fn started(&mut self, message: &str, fields: Value) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{message}")),
+            None => eprintln!("{message}"),
+        }
+        if self.json {
+            let mut line = json!({"event": "started"});
+            if let (Value::Object(line), Value::Object(fields)) = (&mut line, fields) {
+                line.extend(fields);
+            }
+            print_line(&line);
+        }
     }
 
     pub(crate) fn event<T: Snapshot + Describe>(&mut self, event: &PollEvent<T>) {
@@ -231,11 +412,18 @@ impl Reporter {
             }));
         } else {
             match outcome {
-                Outcome::Succeeded => println!(
-                    "succeeded: {} {}",
-                    label.unwrap_or_default(),
-                    state.unwrap_or_default()
-                ),
+                Outcome::Succeeded => {
+                    let line = format!(
+                        "succeeded: {} {}",
+                        label.unwrap_or_default(),
+                        state.unwrap_or_default()
+                    );
+                    if self.final_to_stderr {
+                        eprintln!("{line}");
+                    } else {
+                        println!("{line}");
+                    }
+                }
                 other => {
                     let reason = other.reason().unwrap_or_default();
                     eprintln!("{}: {reason}", other.name().replace('_', " "));

@@ -1,5 +1,6 @@
-//! `omni-query` results: decoding the base64 Arrow tables Omni sent, then printing them as
-//! a table, putting their rows in the final `--json` line, or writing one file per job.
+//! `omni-query` and `omni-run-query` results: decoding the base64 Arrow tables Omni sent,
+//! then printing them as a table, putting their rows in the final `--json` line, or writing
+//! one file per job.
 //!
 //! A result that cannot be decoded is a failed job (exit 1); a file that cannot be written
 //! is a usage error (exit 2) naming the file.
@@ -20,11 +21,10 @@ use omni_sdk::arrow::{
 };
 use poll_helpers::omni::QueryResult;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use crate::args::Format;
 use crate::exit;
-use crate::report::{Describe, Outcome, Reporter};
+use crate::report::{Describe, Outcome, Reporter, Who};
 
 /// Rows of each result shown in the table on stdout.
 const PREVIEW_ROWS: usize = 10;
@@ -42,7 +42,8 @@ pub(crate) enum Target<'a> {
 
 /// One decoded result.
 struct Table<'a> {
-    job_id: Uuid,
+    /// Which query it is.
+    who: Who,
     /// The `result` text, base64, as Omni sent it.
     base64: &'a str,
     /// The table's columns, named time zones relabelled ([`utc_relabel`]).
@@ -58,9 +59,11 @@ impl Table<'_> {
 }
 
 /// Decodes, prints or writes every result, prints the ending, and returns the exit code.
-/// Called once every job succeeded.
-pub(crate) fn finish(
-    results: &BTreeMap<Uuid, QueryResult>,
+/// Called once every job succeeded. `snapshot` is what the wait ended with: its JSON is an
+/// object keyed by [`Who::key`] (see [`crate::report::named`]), one entry per result.
+pub(crate) fn finish<S: Describe>(
+    results: &[(Who, &QueryResult)],
+    snapshot: &S,
     target: &Target<'_>,
     reporter: &mut Reporter,
 ) -> u8 {
@@ -68,19 +71,19 @@ pub(crate) fn finish(
     let tables = match decode(results) {
         Ok(tables) => tables,
         Err(reason) => {
-            reporter.finish_with(&Outcome::Failed(reason), Some(results));
+            reporter.finish_with(&Outcome::Failed(reason), Some(snapshot));
             return exit::FAILED;
         }
     };
     // Per job: what replaces the base64 `result` in the final JSON line.
-    let mut replacements: BTreeMap<Uuid, Value> = BTreeMap::new();
+    let mut replacements: BTreeMap<String, Value> = BTreeMap::new();
     match target {
         Target::Files(dir, format) => {
             for table in &tables {
                 let path = match write_file(dir, *format, table) {
                     Ok(path) => path,
                     Err(reason) => {
-                        reporter.finish_with(&Outcome::OutputError(reason), Some(results));
+                        reporter.finish_with(&Outcome::OutputError(reason), Some(snapshot));
                         return exit::USAGE;
                     }
                 };
@@ -88,7 +91,7 @@ pub(crate) fn finish(
                     println!("wrote {} ({} rows)", path.display(), table.rows());
                 }
                 replacements.insert(
-                    table.job_id,
+                    table.who.key(),
                     json!({"file": path.display().to_string(), "row_count": table.rows()}),
                 );
             }
@@ -98,7 +101,7 @@ pub(crate) fn finish(
                 let rows = match json_rows(table) {
                     Ok(rows) => rows,
                     Err(reason) => {
-                        reporter.finish_with(&Outcome::Failed(reason), Some(results));
+                        reporter.finish_with(&Outcome::Failed(reason), Some(snapshot));
                         return exit::FAILED;
                     }
                 };
@@ -109,7 +112,7 @@ pub(crate) fn finish(
                     .map(|f| f.name().as_str())
                     .collect();
                 replacements.insert(
-                    table.job_id,
+                    table.who.key(),
                     json!({"columns": columns, "row_count": table.rows(), "rows": rows}),
                 );
             }
@@ -120,10 +123,10 @@ pub(crate) fn finish(
             }
         }
     }
-    let mut job = results.to_json();
+    let mut job = snapshot.to_json();
     if let Value::Object(jobs) = &mut job {
-        for (id, replacement) in replacements {
-            if let Some(Value::Object(entry)) = jobs.get_mut(&id.to_string()) {
+        for (key, replacement) in replacements {
+            if let Some(Value::Object(entry)) = jobs.get_mut(&key) {
                 entry.remove("result");
                 if let Value::Object(fields) = replacement {
                     entry.extend(fields);
@@ -133,31 +136,32 @@ pub(crate) fn finish(
     }
     reporter.finish_raw(
         &Outcome::Succeeded,
-        Some(results.state()),
-        Some(results.label()),
+        Some(snapshot.state()),
+        Some(snapshot.label()),
         Some(job),
     );
     exit::SUCCEEDED
 }
 
 /// Decodes every result, or says which one could not be and why.
-fn decode(results: &BTreeMap<Uuid, QueryResult>) -> Result<Vec<Table<'_>>, String> {
+fn decode<'a>(results: &[(Who, &'a QueryResult)]) -> Result<Vec<Table<'a>>, String> {
     results
-        .values()
-        .map(|r| {
+        .iter()
+        .map(|(who, r)| {
+            let job = who.job();
             let base64 = r
                 .result_base64()
-                .ok_or_else(|| format!("query job {} finished without a result", r.job_id))?;
+                .ok_or_else(|| format!("{job} finished without a result"))?;
             let (schema, batches) = decode_result_with_schema(base64)
-                .map_err(|e| format!("cannot decode the result of query job {}: {e}", r.job_id))?;
+                .map_err(|e| format!("cannot decode the result of {job}: {e}"))?;
             let schema = utc_schema(&schema);
             let batches = batches
                 .iter()
                 .map(|batch| utc_batch(batch, &schema))
                 .collect::<Result<_, _>>()
-                .map_err(|e| format!("cannot read the result of query job {}: {e}", r.job_id))?;
+                .map_err(|e| format!("cannot read the result of {job}: {e}"))?;
             Ok(Table {
-                job_id: r.job_id,
+                who: who.clone(),
                 base64,
                 schema,
                 batches,
@@ -225,7 +229,7 @@ fn extension(format: Format) -> &'static str {
 
 /// Writes `DIR/<job_id>.<ext>`; the error names the file.
 fn write_file(dir: &Path, format: Format, table: &Table<'_>) -> Result<PathBuf, String> {
-    let path = dir.join(format!("{}.{}", table.job_id, extension(format)));
+    let path = dir.join(format!("{}.{}", table.who.key(), extension(format)));
     let cannot = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", path.display());
     let file = File::create(&path).map_err(|e| cannot(&e))?;
     let mut out = BufWriter::new(file);
@@ -278,8 +282,8 @@ fn ipc_bytes(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
 fn json_rows(table: &Table<'_>) -> Result<Value, String> {
     let failed = |e: &dyn std::fmt::Display| {
         format!(
-            "cannot convert the result of query job {} to JSON: {e}",
-            table.job_id
+            "cannot convert the result of {} to JSON: {e}",
+            table.who.job()
         )
     };
     let mut writer = arrow_json::WriterBuilder::new()
@@ -328,8 +332,8 @@ fn preview(table: &Table<'_>) -> String {
     let numeric: Vec<bool> = fields.iter().map(|f| f.data_type().is_numeric()).collect();
     let total = table.rows();
     let mut text = format!(
-        "query {}: {total} row{}, {} column{}\n",
-        table.job_id,
+        "{}: {total} row{}, {} column{}\n",
+        table.who.heading(),
         if total == 1 { "" } else { "s" },
         fields.len(),
         if fields.len() == 1 { "" } else { "s" },
@@ -387,6 +391,7 @@ fn cell(value: &str) -> String {
 mod tests {
     use omni_sdk::arrow::TimeUnit;
     use omni_sdk::arrow::arrow_array::{Int64Array, StringArray, TimestampMillisecondArray};
+    use uuid::Uuid;
 
     use super::*;
 
@@ -448,7 +453,7 @@ mod tests {
     fn preview_shows_the_first_rows_aligned_and_escaped() {
         let (schema, batches) = table(12);
         let t = Table {
-            job_id: Uuid::nil(),
+            who: Who::Job(Uuid::nil()),
             base64: "",
             schema,
             batches,
@@ -471,7 +476,7 @@ mod tests {
     fn empty_results_still_write_a_csv_header() {
         let (schema, _) = table(0);
         let t = Table {
-            job_id: Uuid::nil(),
+            who: Who::Job(Uuid::nil()),
             base64: "",
             schema,
             batches: Vec::new(),
@@ -497,7 +502,7 @@ mod tests {
 
     #[test]
     fn a_result_that_cannot_be_decoded_names_the_job() {
-        let job_id = Uuid::nil();
+        let job_id = Uuid::from_u128(0x5eed);
         let response: omni_sdk::types::WaitForQueryResponse = serde_json::from_value(
             json!({"job_id": job_id, "status": "COMPLETE", "result": "QVJST1cx!"}),
         )
@@ -509,22 +514,64 @@ mod tests {
                 response: Some(response),
             },
         )]);
-        let error = decode(&results).err().unwrap();
+        let error = decode(&crate::report::named(results.values()))
+            .err()
+            .unwrap();
         assert!(
             error.starts_with(&format!("cannot decode the result of query job {job_id}: ")),
             "{error}"
         );
         let no_result = BTreeMap::from([(
-            job_id,
+            Uuid::nil(),
             QueryResult {
-                job_id,
+                job_id: Uuid::nil(),
                 response: Some(serde_json::from_value(json!({"status": "COMPLETE"})).unwrap()),
             },
         )]);
         assert_eq!(
-            decode(&no_result).err().unwrap(),
-            format!("query job {job_id} finished without a result")
+            decode(&crate::report::named(no_result.values()))
+                .err()
+                .unwrap(),
+            "query #1 of the run (no job id) finished without a result"
         );
+        let named = QueryResult {
+            job_id: Uuid::from_u128(7),
+            response: None,
+        };
+        assert_eq!(
+            decode(&crate::report::named([&named])).err().unwrap(),
+            format!("query job {} finished without a result", named.job_id)
+        );
+    }
+
+    #[test]
+    fn results_without_a_distinct_job_id_are_named_by_place() {
+        let id = Uuid::from_u128(42);
+        let result = |job_id| QueryResult {
+            job_id,
+            response: None,
+        };
+        let results = [
+            result(Uuid::nil()),
+            result(id),
+            result(id),
+            result(Uuid::nil()),
+        ];
+        let names: Vec<Who> = crate::report::named(&results)
+            .into_iter()
+            .map(|(who, _)| who)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                Who::Unnamed(1),
+                Who::Job(id),
+                Who::Unnamed(3),
+                Who::Unnamed(4)
+            ]
+        );
+        assert_eq!(Who::Unnamed(3).key(), "query-3");
+        assert_eq!(Who::Job(id).key(), id.to_string());
     }
 
     #[test]
