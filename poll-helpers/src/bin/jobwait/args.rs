@@ -124,7 +124,7 @@ pub(crate) enum Command {
         #[arg(long, value_enum, default_value_t = Format::Csv)]
         format: Format,
         /// Write one file per query into this directory (created if missing), named by job
-        /// id (query-<N> for a query Omni answered without one).
+        /// id (query-1, query-2, ... for a query Omni answered without one).
         #[arg(long, value_name = "DIR")]
         output: Option<PathBuf>,
     },
