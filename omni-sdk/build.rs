@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 const CRATE: &str = "omni-sdk";
 const INPUTS: [&str; 3] = [
     "specs/omni-openapi.json",
-    "specs/omni.seeds.overlay.yaml",
+    "specs/omni.yaml",
     "specs/omni.overlay.yaml",
 ];
 

@@ -2,7 +2,7 @@
 // Change the source and run `cargo xtask codegen`; CI runs
 // `cargo xtask codegen --check` and the crate's build.rs compares these hashes.
 // sha256 4528ad5475c6cd1d9d76b597a590e7a7c8d3b3759eaeca3b347fe14ca29a0377 specs/omni-openapi.json
-// sha256 f07c970fd765a53afe4cb10a0908b7990f41fb4316e60f921af085ef9a10b262 specs/omni.seeds.overlay.yaml
+// sha256 fc58450ed71555a208f00e361536828c48916cf77a477fef2a6cd9f9c10ddf49 specs/omni.yaml
 // sha256 6d48d2f7d194339016962675b85a4316f13407ed9d3fc5c2d48a362132d336d3 specs/omni.overlay.yaml
 
 // Operations left out (1), each with the reason:

@@ -3,9 +3,9 @@
 //! the jobs — schema refreshes, queries, AI jobs, dashboard downloads — and their status.
 //!
 //! Why this crate instead of hand-rolled `reqwest` calls: the client is generated from the
-//! vendored OpenAPI documents (`specs/omni-openapi.json` with the docs-site operations of
-//! `specs/omni.seeds.overlay.yaml`), so every documented field is typed; and
-//! the fixes real Omni servers need are already in — `job_ids` goes on the wire as the JSON
+//! vendored OpenAPI documents (`specs/omni-openapi.json`, Omni's full document, with the
+//! docs-site operations of `specs/omni.yaml` merged over it), so every documented field is
+//! typed; and the fixes real Omni servers need are already in — `job_ids` goes on the wire as the JSON
 //! array Omni expects, unknown status values are kept instead of failing deserialisation,
 //! and every error response (even an empty 429 or an HTML 502) keeps its status,
 //! `Retry-After` and message ([`ErrorExt`]). To wait for a job to finish, use the

@@ -231,6 +231,9 @@ mod tests {
         let spec = load_spec("retailgrid.yaml");
         assert_eq!(spec["openapi"], json!("3.1.0"));
         assert!(spec["paths"]["/v1/jobs/{job_id}"].is_object());
+        let docs = load_spec("omni.yaml");
+        assert_eq!(docs["openapi"], json!("3.1.0"));
+        assert!(docs["paths"]["/v1/query/wait"].is_object());
     }
 
     #[test]

@@ -225,6 +225,7 @@ fn stage(
     let sdk = Sdk {
         crate_dir: name.to_owned(),
         spec: spec_rel.to_owned(),
+        merge: Vec::new(),
         overlay: Vec::new(),
         strip_path_prefix: None,
     };
@@ -519,7 +520,7 @@ pub fn remove_sdk(root: &Path, name: &str) -> Result<(), AddSdkError> {
     std::fs::write(&manifest_path, manifest_after).map_err(io_err(&manifest_path))?;
     std::fs::write(&cargo_path, cargo_after).map_err(io_err(&cargo_path))?;
     let _ = std::fs::remove_file(root.join(&sdk.spec));
-    for overlay in &sdk.overlay {
+    for overlay in sdk.overlay.iter().chain(&sdk.merge) {
         let _ = std::fs::remove_file(root.join(overlay));
     }
     std::fs::remove_dir_all(root.join(name)).map_err(io_err(&root.join(name)))?;

@@ -20,8 +20,15 @@ pub struct Sdk {
     pub crate_dir: String,
     /// Vendored spec, relative to the workspace root.
     pub spec: String,
+    /// Documents merged over the spec after `strip_path_prefix`, before the overlays, in
+    /// order: each of their path items replaces the spec's item with the same path, and
+    /// each of their components is added (a name the spec already uses for something else
+    /// is an error). For operations another source documents better (Omni's docs site, for
+    /// three of its full document's). In the manifest: one path or a list of paths.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub merge: Vec<String>,
     /// Overlays with our fixes, relative to the workspace root, applied in order after
-    /// `strip_path_prefix`. In the manifest: one path or a list of paths.
+    /// `strip_path_prefix` and `merge`. In the manifest: one path or a list of paths.
     #[serde(default, deserialize_with = "one_or_many")]
     pub overlay: Vec<String>,
     /// A prefix removed from every path key before anything else (e.g. `/api` when the
@@ -90,6 +97,14 @@ pub enum CodegenError {
     /// The overlay could not be applied.
     #[error(transparent)]
     Overlay(#[from] overlay::OverlayError),
+    /// A `merge` document clashes with the spec.
+    #[error("{path}: cannot merge into the spec: {message}")]
+    Merge {
+        /// The merged document.
+        path: String,
+        /// What clashes.
+        message: String,
+    },
     /// The document is not OpenAPI 3.0 or 3.1.
     #[error("{path}: not an OpenAPI 3.0/3.1 document: {message}")]
     Version {
@@ -188,6 +203,13 @@ pub fn effective_document(
     check_version(&doc, spec_path)?;
     if let Some(prefix) = &sdk.strip_path_prefix {
         strip_path_prefix(&mut doc, prefix);
+    }
+    for merge_path in &sdk.merge {
+        let bytes = read(root, merge_path)?;
+        let other = parse_document(&bytes, merge_path)?;
+        check_version(&other, merge_path)?;
+        merge_document(&mut doc, &other, merge_path)?;
+        inputs.push((merge_path.clone(), sha256_hex(&bytes)));
     }
     for overlay_path in &sdk.overlay {
         let overlay_bytes = read(root, overlay_path)?;
@@ -290,6 +312,72 @@ pub fn strip_path_prefix(doc: &mut serde_json::Value, prefix: &str) {
     }
 }
 
+/// Merges `other` into `doc` (see [`Sdk::merge`]): path items replace the ones with the same
+/// path, components are added. A component name `doc` already uses for a different value is
+/// an error naming it (but for security schemes, where the spec's is kept), so that a re-vendored spec cannot silently lose or change a schema
+/// the merged operations rely on.
+pub fn merge_document(
+    doc: &mut serde_json::Value,
+    other: &serde_json::Value,
+    path: &str,
+) -> Result<(), CodegenError> {
+    use serde_json::{Map, Value};
+    let fail = |message: String| CodegenError::Merge {
+        path: path.to_owned(),
+        message,
+    };
+    let Some(root) = doc.as_object_mut() else {
+        return Err(fail("the spec is not a JSON object".into()));
+    };
+    if let Some(items) = other.get("paths").and_then(Value::as_object) {
+        let paths = root
+            .entry("paths")
+            .or_insert_with(|| Value::Object(Map::new()))
+            .as_object_mut()
+            .ok_or_else(|| fail("the spec's `paths` is not an object".into()))?;
+        for (key, item) in items {
+            paths.insert(key.clone(), item.clone());
+        }
+    }
+    if let Some(sections) = other.get("components").and_then(Value::as_object) {
+        let components = root
+            .entry("components")
+            .or_insert_with(|| Value::Object(Map::new()))
+            .as_object_mut()
+            .ok_or_else(|| fail("the spec's `components` is not an object".into()))?;
+        for (section, entries) in sections {
+            let Some(entries) = entries.as_object() else {
+                continue;
+            };
+            let target = components
+                .entry(section.clone())
+                .or_insert_with(|| Value::Object(Map::new()))
+                .as_object_mut()
+                .ok_or_else(|| {
+                    fail(format!(
+                        "the spec's `components.{section}` is not an object"
+                    ))
+                })?;
+            for (name, value) in entries {
+                match target.get(name) {
+                    // Two descriptions of one scheme (how a token is sent): the spec's is
+                    // kept; nothing generated depends on the wording.
+                    Some(_) if section == "securitySchemes" => {}
+                    Some(existing) if existing != value => {
+                        return Err(fail(format!(
+                            "components.{section}.{name} is defined differently in both documents; rename it in one of them"
+                        )));
+                    }
+                    _ => {
+                        target.insert(name.clone(), value.clone());
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Refuses documents that are not OpenAPI 3.0 or 3.1 (Swagger 2.0, AsyncAPI, ...).
 pub fn check_version(doc: &serde_json::Value, path: &str) -> Result<(), CodegenError> {
     match doc.get("openapi").and_then(serde_json::Value::as_str) {
@@ -378,6 +466,32 @@ fn run_progenitor(doc: &serde_json::Value) -> Result<proc_macro2::TokenStream, S
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
+    #[test]
+    fn merge_replaces_path_items_and_adds_components() {
+        use serde_json::json;
+        let mut doc = json!({
+            "paths": {"/a": {"get": {"operationId": "upstreamA"}}, "/b": {"get": {}}},
+            "components": {"schemas": {"S": {"type": "string"}}}
+        });
+        let other = json!({
+            "paths": {"/a": {"get": {"operationId": "docsA"}}},
+            "components": {"schemas": {"S": {"type": "string"}, "T": {"type": "integer"}},
+                           "responses": {"R": {"description": "r"}}}
+        });
+        super::merge_document(&mut doc, &other, "docs.yaml").unwrap();
+        assert_eq!(doc["paths"]["/a"]["get"]["operationId"], "docsA");
+        assert!(doc["paths"]["/b"].is_object());
+        assert_eq!(doc["components"]["schemas"]["T"]["type"], "integer");
+        assert_eq!(doc["components"]["responses"]["R"]["description"], "r");
+
+        let clash = json!({"components": {"schemas": {"S": {"type": "integer"}}}});
+        let err = super::merge_document(&mut doc, &clash, "docs.yaml").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "docs.yaml: cannot merge into the spec: components.schemas.S is defined differently in both documents; rename it in one of them"
+        );
+    }
+
     use super::*;
 
     #[test]

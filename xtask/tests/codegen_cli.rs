@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 const FILES: [&str; 10] = [
     "specs/sdks.toml",
     "specs/omni-openapi.json",
-    "specs/omni.seeds.overlay.yaml",
+    "specs/omni.yaml",
     "specs/omni.overlay.yaml",
     "specs/retailgrid.yaml",
     "specs/retailgrid.overlay.yaml",
@@ -100,7 +100,7 @@ fn check_fails_with_a_diff_after_a_one_character_spec_change() {
 #[test]
 fn generation_is_deterministic_and_idempotent() {
     let dir = scratch();
-    let spec = dir.path().join("specs/omni.seeds.overlay.yaml");
+    let spec = dir.path().join("specs/omni.yaml");
     let yaml = std::fs::read_to_string(&spec).unwrap();
     std::fs::write(
         &spec,

@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 const FILES: [&str; 10] = [
     "specs/sdks.toml",
     "specs/omni-openapi.json",
-    "specs/omni.seeds.overlay.yaml",
+    "specs/omni.yaml",
     "specs/omni.overlay.yaml",
     "specs/retailgrid.yaml",
     "specs/retailgrid.overlay.yaml",
@@ -77,9 +77,7 @@ impl Spec {
     /// The spec's `overlay = ...` line in `specs/sdks.toml`.
     fn overlay_line(self) -> &'static str {
         match self {
-            Spec::Omni => {
-                "overlay = [\"specs/omni.seeds.overlay.yaml\", \"specs/omni.overlay.yaml\"]\n"
-            }
+            Spec::Omni => "overlay = \"specs/omni.overlay.yaml\"\n",
             Spec::Retailgrid => "overlay = \"specs/retailgrid.overlay.yaml\"\n",
         }
     }
@@ -87,7 +85,7 @@ impl Spec {
     /// Whether an error line names one of the spec's overlays.
     fn names_an_overlay(self, line: &str) -> bool {
         let overlays: &[&str] = match self {
-            Spec::Omni => &["specs/omni.seeds.overlay.yaml", "specs/omni.overlay.yaml"],
+            Spec::Omni => &["specs/omni.yaml", "specs/omni.overlay.yaml"],
             Spec::Retailgrid => &["specs/retailgrid.overlay.yaml"],
         };
         overlays.iter().any(|o| line.contains(o))
