@@ -405,17 +405,7 @@ pub fn wait_for_queries<'a>(
             if pending.is_empty() {
                 return Ok(lock(&collected).clone());
             }
-            let request = client.wait_for_query().job_ids(pending.clone()).send();
-            let response = match tokio::time::timeout(long_poll_timeout(), request).await {
-                Ok(Ok(response)) => response.into_inner(),
-                Ok(Err(e)) => return Err(query_wait_error(&e, &pending)),
-                Err(_) => {
-                    return Err(FetchError::transient(format!(
-                        "long poll gave no answer within {:?}",
-                        long_poll_timeout()
-                    )));
-                }
-            };
+            let response = long_poll(client, &pending).await?;
             let mut map = lock(&collected);
             merge(&mut map, &pending, response);
             Ok(map.clone())
@@ -463,10 +453,23 @@ pub(crate) fn merge(
     }
 }
 
-pub(crate) fn query_wait_error(
-    e: &omni_sdk::Error<omni_sdk::types::ApiError>,
-    asked: &[Uuid],
-) -> FetchError {
+/// One `/v1/query/wait` long poll for `pending`, cut off after [`long_poll_timeout`].
+pub(crate) async fn long_poll(
+    client: &omni_sdk::Client,
+    pending: &[Uuid],
+) -> Result<WaitForQueryResponse, FetchError> {
+    let request = client.wait_for_query().job_ids(pending.to_vec()).send();
+    match tokio::time::timeout(long_poll_timeout(), request).await {
+        Ok(Ok(response)) => Ok(response.into_inner()),
+        Ok(Err(e)) => Err(query_wait_error(&e, pending)),
+        Err(_) => Err(FetchError::transient(format!(
+            "long poll gave no answer within {:?}",
+            long_poll_timeout()
+        ))),
+    }
+}
+
+fn query_wait_error(e: &omni_sdk::Error<omni_sdk::types::ApiError>, asked: &[Uuid]) -> FetchError {
     let error = fetch_error(e, e.message(), e.retry_after());
     if error.status == Some(404) {
         let ids = asked

@@ -16,8 +16,7 @@ use uuid::Uuid;
 
 use crate::error::{FetchError, FetchErrorKind};
 use crate::omni::{
-    MIN_POLL_INTERVAL, QueryResult, floor_warning, job_status_error, long_poll_timeout,
-    query_wait_error, shared_budget,
+    MIN_POLL_INTERVAL, QueryResult, floor_warning, job_status_error, long_poll, shared_budget,
 };
 use crate::policy::PollPolicy;
 use crate::poller::Poller;
@@ -305,17 +304,7 @@ pub fn run_query<'a>(
             if pending.is_empty() {
                 return Ok(lock(&state).clone());
             }
-            let request = client.wait_for_query().job_ids(pending.clone()).send();
-            let response = match tokio::time::timeout(long_poll_timeout(), request).await {
-                Ok(Ok(response)) => response.into_inner(),
-                Ok(Err(e)) => return Err(query_wait_error(&e, &pending)),
-                Err(_) => {
-                    return Err(FetchError::transient(format!(
-                        "long poll gave no answer within {:?}",
-                        long_poll_timeout()
-                    )));
-                }
-            };
+            let response = long_poll(client, &pending).await?;
             let mut run = lock(&state);
             let mut map = run
                 .results
