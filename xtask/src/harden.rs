@@ -12,6 +12,10 @@
 //!   Python's `(?P<name>` is rewritten to `(?<name>`, anything else is dropped;
 //! - `anyOf`/`oneOf` whose branches are all the same schema (`anyOf: [{type: string},
 //!   {type: string}]`, typify asserts on it): the one branch, merged into the schema;
+//! - a component schema that reaches itself through `allOf`/`anyOf`/`oneOf` and `$ref`
+//!   alone (`S: {allOf: [{$ref: S}, ...]}`; typify recurses until the stack overflows):
+//!   the `$ref` that closes the cycle becomes an unconstrained schema (a cycle through
+//!   `properties` or `items` is an ordinary recursive type and is left alone);
 //! - `default` values that do not conform to their schema (`null` on a non-nullable
 //!   property, a number for a string, a value outside the `enum`) or sit on a composed
 //!   schema (`allOf`/`anyOf`/`oneOf`, which typify checks wrongly): dropped. A client
@@ -26,6 +30,7 @@ const OPAQUE: [&str; 4] = ["example", "examples", "const", "default"];
 pub fn harden(doc: &mut Value) -> Vec<String> {
     let mut notes = Vec::new();
     ensure_info(doc, &mut notes);
+    composition_cycles(doc, &mut notes);
     operations(doc, &mut notes);
     walk_schemas(doc, "", &mut notes);
     notes
@@ -43,6 +48,97 @@ fn ensure_info(doc: &mut Value, notes: &mut Vec<String>) {
         if !info.get(key).is_some_and(Value::is_string) {
             info.insert(key.into(), json!(fallback));
             notes.push(format!("/info/{key}: missing; set to {fallback:?}"));
+        }
+    }
+}
+
+/// Breaks cycles of component schemas made of composition edges only (see the module
+/// docs): a depth-first search over the components, each edge a `$ref` reached from the
+/// schema through `allOf`/`anyOf`/`oneOf` alone; an edge back to a component still on the
+/// search path is replaced by `{}`. Linear in the document, whatever its shape.
+fn composition_cycles(doc: &mut Value, notes: &mut Vec<String>) {
+    const PREFIX: &str = "#/components/schemas/";
+    fn edges(node: &Value, at: String, out: &mut Vec<(String, String)>) {
+        let Some(map) = node.as_object() else {
+            return;
+        };
+        if let Some(target) = map
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix(PREFIX))
+        {
+            let name = target.replace("~1", "/").replace("~0", "~");
+            out.push((name, at));
+            return;
+        }
+        for key in ["allOf", "anyOf", "oneOf"] {
+            if let Some(Value::Array(items)) = map.get(key) {
+                for (i, item) in items.iter().enumerate() {
+                    edges(item, format!("{at}/{key}/{i}"), out);
+                }
+            }
+        }
+    }
+    let Some(schemas) = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+    else {
+        return;
+    };
+    let graph: std::collections::BTreeMap<String, Vec<(String, String)>> = schemas
+        .iter()
+        .map(|(name, schema)| {
+            let mut out = Vec::new();
+            edges(
+                schema,
+                format!("/components/schemas/{}", escape(name)),
+                &mut out,
+            );
+            (name.clone(), out)
+        })
+        .collect();
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        OnPath,
+        Done,
+    }
+    let mut marks: std::collections::BTreeMap<&str, Mark> = std::collections::BTreeMap::new();
+    let mut back_edges: Vec<(String, String)> = Vec::new();
+    for start in graph.keys() {
+        if marks.contains_key(start.as_str()) {
+            continue;
+        }
+        // Iterative DFS: (node, index of the next edge to follow).
+        let mut stack: Vec<(&str, usize)> = vec![(start.as_str(), 0)];
+        marks.insert(start.as_str(), Mark::OnPath);
+        while let Some((node, next)) = stack.last().copied() {
+            let out = graph.get(node).map(Vec::as_slice).unwrap_or_default();
+            let Some((target, at)) = out.get(next) else {
+                marks.insert(node, Mark::Done);
+                stack.pop();
+                continue;
+            };
+            if let Some(top) = stack.last_mut() {
+                top.1 += 1;
+            }
+            match marks.get(target.as_str()) {
+                Some(Mark::OnPath) => back_edges.push((at.clone(), target.clone())),
+                Some(Mark::Done) => {}
+                None => {
+                    if let Some((name, _)) = graph.get_key_value(target.as_str()) {
+                        marks.insert(name.as_str(), Mark::OnPath);
+                        stack.push((name.as_str(), 0));
+                    }
+                }
+            }
+        }
+    }
+    for (at, target) in back_edges {
+        if let Some(node) = doc.pointer_mut(&at) {
+            *node = json!({});
+            notes.push(format!(
+                "{at}: $ref to {target} closes a cycle of allOf/anyOf/oneOf; replaced by an unconstrained schema"
+            ));
         }
     }
 }
@@ -361,6 +457,46 @@ fn nonconforming(map: &Map<String, Value>, default: &Value) -> Option<String> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn composition_cycles_are_broken_and_recursive_types_kept() {
+        let mut doc = json!({"info": {"title": "t", "version": "1"}, "paths": {},
+        "components": {"schemas": {
+            "S0": {"type": "array", "items": {"type": "string"}},
+            "S1": {"allOf": [{"anyOf": [{"$ref": "#/components/schemas/S1"}, {"nullable": true}]},
+                             {"$ref": "#/components/schemas/S0"}]},
+            "A": {"oneOf": [{"$ref": "#/components/schemas/B"}]},
+            "B": {"allOf": [{"$ref": "#/components/schemas/A"}]},
+            "Tree": {"type": "object", "properties": {"children": {"type": "array",
+                     "items": {"$ref": "#/components/schemas/Tree"}}}}
+        }}});
+        let before_tree = doc["components"]["schemas"]["Tree"].clone();
+        let notes = harden(&mut doc);
+        let s = &doc["components"]["schemas"];
+        assert_eq!(s["S1"]["allOf"][0]["anyOf"][0], json!({}));
+        assert_eq!(
+            s["S1"]["allOf"][1],
+            json!({"$ref": "#/components/schemas/S0"})
+        );
+        // One edge of the A -> B -> A cycle is cut, not both.
+        let cut = [&s["A"]["oneOf"][0], &s["B"]["allOf"][0]]
+            .iter()
+            .filter(|v| ***v == json!({}))
+            .count();
+        assert_eq!(cut, 1, "{s}");
+        assert_eq!(
+            s["Tree"], before_tree,
+            "recursion through items is a real type"
+        );
+        assert_eq!(
+            notes
+                .iter()
+                .filter(|n| n.contains("closes a cycle"))
+                .count(),
+            2,
+            "{notes:?}"
+        );
+    }
 
     #[test]
     fn missing_info_fields_and_responses_are_filled() {
