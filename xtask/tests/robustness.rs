@@ -594,7 +594,7 @@ fn config() -> Config {
     let default = Config::default(); // reads PROPTEST_RNG_SEED when it is set
     let rng_seed = match std::env::var_os("PROPTEST_RNG_SEED") {
         Some(_) => default.rng_seed,
-        None => proptest::test_runner::RngSeed::Fixed(0x5eed_0f_c0de),
+        None => proptest::test_runner::RngSeed::Fixed(0x5eed_c0de),
     };
     Config {
         cases,
