@@ -1,5 +1,32 @@
-//! Waiting on Omni jobs: schema refreshes ([`wait_for_job`]), AI jobs
-//! ([`wait_for_ai_job`]) and query jobs ([`wait_for_queries`]).
+//! Omni jobs: wait for one that exists — schema refreshes ([`wait_for_job`]), AI jobs
+//! ([`wait_for_ai_job`]), query jobs ([`wait_for_queries`]) — or start one and wait for its
+//! result in one call: [`refresh_schema`], [`run_query`], [`ask_ai`] (and
+//! [`cancel_ai_job`]), [`download_dashboard`].
+//!
+//! The start request of a workflow is a non-idempotent POST: it is sent once, and a timeout
+//! or 5xx on it ends the wait with [`PollError::Request`](crate::PollError::Request), since
+//! a retry could start a second job (a 429 started nothing and is retried). The first event
+//! carries the new job's id, so that a caller can persist it and resume later with the
+//! plain adapter.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use futures_util::StreamExt;
+//! use poll_helpers::omni;
+//!
+//! let client = omni_sdk::Client::from_env()?;
+//! let model_id = "123e4567-e89b-12d3-a456-426614174000".parse()?;
+//! let mut events = omni::refresh_schema(&client, model_id, None, &omni::default_policy()).into_stream();
+//! while let Some(event) = events.next().await {
+//!     if let Ok(refresh) = event?.outcome {
+//!         println!("job {} ({:?})", refresh.job_id, refresh.status.map(|s| s.status));
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Every adapter and workflow here draws from [`shared_budget`], one 60-requests-per-minute
+//! budget per credential, unless given another one or none.
 //!
 //! Omni asks clients to poll a job at most once per second (2–5 s typical): every adapter
 //! here enforces a 1 s floor between polls even if the policy asks for less, and warns
@@ -422,12 +449,30 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Records what one long-poll answer says about the `asked` ids.
+/// Records what one long-poll answer says about the `asked` ids: the docs' flat shape (one
+/// job's result, `remaining_job_ids` for the rest) or the full document's `{results: [...]}`
+/// (one flat result per completed job).
 pub(crate) fn merge(
     map: &mut BTreeMap<Uuid, QueryResult>,
     asked: &[Uuid],
     response: WaitForQueryResponse,
 ) {
+    // Omni's full document: `{results: [...]}`, one flat result per completed job.
+    if !response.results.is_empty() {
+        let only = (asked.len() == 1 && response.results.len() == 1)
+            .then(|| asked.first().copied())
+            .flatten();
+        for item in &response.results {
+            let value = serde_json::Value::Object(item.clone());
+            let Ok(result) = serde_json::from_value::<WaitForQueryResponse>(value) else {
+                continue; // not a result we can read: the job stays pending, asked again
+            };
+            if let Some(entry) = result.job_id.or(only).and_then(|id| map.get_mut(&id)) {
+                entry.response = Some(result);
+            }
+        }
+        return;
+    }
     let still_running: Vec<Uuid> = if response.timed_out == Some(true) {
         response.remaining_job_ids.clone()
     } else {

@@ -611,6 +611,34 @@ async fn omni_queries_are_collected_over_rounds_of_remaining_job_ids() {
     assert_eq!(b_done.calls_async().await, 1);
 }
 
+/// Omni's full document answers `{results: [...]}`: each result is read by its `job_id`,
+/// and a job absent from `results` is asked again.
+#[tokio::test]
+async fn omni_queries_read_the_full_documents_results_shape() {
+    let server = MockServer::start_async().await;
+    let (a, b) = two_ids();
+    let a_done = query_wait(&server, &[a, b], Some(1), |t| {
+        t.status(200).json_body(json!({"results": [
+            {"job_id": a, "status": "COMPLETE", "result": "QVJST1cx"}
+        ]}))
+    })
+    .await;
+    let b_done = query_wait(&server, &[b], Some(1), |t| {
+        t.status(200).json_body(json!({"results": [
+            {"job_id": b, "status": "COMPLETE", "result": "QVJST1cy"}
+        ]}))
+    })
+    .await;
+    let client = omni_client(&server);
+    let results = omni::wait_for_queries(&client, &[a, b], &quick())
+        .await
+        .unwrap();
+    assert_eq!(results[&a].result_base64(), Some("QVJST1cx"));
+    assert_eq!(results[&b].result_base64(), Some("QVJST1cy"));
+    assert_eq!(a_done.calls_async().await, 1);
+    assert_eq!(b_done.calls_async().await, 1);
+}
+
 #[tokio::test]
 async fn omni_query_404_after_the_grace_keeps_the_results_collected_so_far() {
     let server = MockServer::start_async().await;
