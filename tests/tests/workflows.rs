@@ -47,6 +47,29 @@ fn log(requests: &[RecordedRequest]) -> String {
         .join("\n")
 }
 
+/// The reason and last snapshot of a `PollError::Failed`; any other ending fails the test.
+fn failed<T: std::fmt::Debug>(err: PollError<T>) -> (String, T) {
+    match err {
+        PollError::Failed { reason, last, .. } => (reason, last),
+        other => panic!("expected Failed, got {other:?}"),
+    }
+}
+
+/// The snapshot of the last event of a stream that must end in success.
+async fn final_snapshot<T>(
+    mut events: impl futures_util::Stream<Item = Result<poll_helpers::PollEvent<T>, PollError<T>>>
+    + Unpin,
+) -> T
+where
+    T: std::fmt::Debug,
+{
+    let mut last = None;
+    while let Some(event) = events.next().await {
+        last = Some(event.unwrap());
+    }
+    last.expect("at least one event").outcome.unwrap()
+}
+
 fn ai_body(prompt: &str) -> AiJobSubmitBody {
     AiJobSubmitBody::builder()
         .model_id(Uuid::new_v4())
@@ -101,11 +124,7 @@ async fn refresh_schema_starts_once_then_polls_until_completed() {
     assert_eq!(started.model_id, model);
     assert!(started.status.is_none(), "the first event is the start");
     let job_id = started.job_id;
-    let mut last = None;
-    while let Some(event) = events.next().await {
-        last = Some(event.unwrap());
-    }
-    let done = last.unwrap().outcome.unwrap();
+    let done = final_snapshot(events).await;
     assert_eq!(done.job_id, job_id);
     assert_eq!(
         done.status.unwrap().status,
@@ -153,13 +172,9 @@ async fn refresh_schema_failure_is_a_failed_error() {
     let err = omni::refresh_schema(&client, Uuid::new_v4(), None, &policy())
         .await
         .unwrap_err();
-    match err {
-        PollError::Failed { reason, last, .. } => {
-            assert!(reason.contains("FAILED"), "{reason}");
-            assert!(last.status.is_some());
-        }
-        other => panic!("expected Failed, got {other:?}"),
-    }
+    let (reason, last) = failed(err);
+    assert!(reason.contains("FAILED"), "{reason}");
+    assert!(last.status.is_some());
 }
 
 #[tokio::test]
@@ -333,11 +348,7 @@ async fn run_query_waits_for_the_jobs_a_408_names() {
     let started = first.outcome.unwrap();
     let pending = started.pending_job_ids();
     assert_eq!(pending.len(), 1, "the 408's remaining_job_ids: {started:?}");
-    let mut last = None;
-    while let Some(event) = events.next().await {
-        last = Some(event.unwrap());
-    }
-    let run = last.unwrap().outcome.unwrap();
+    let run = final_snapshot(events).await;
     assert_eq!(run.results.len(), 1);
     assert_eq!(run.results[0].job_id, pending[0]);
     assert_sample_result(run.results[0].result_base64());
@@ -392,14 +403,10 @@ async fn run_query_failure_names_the_job() {
     let err = omni::run_query(&client, query_body(), &policy())
         .await
         .unwrap_err();
-    match err {
-        PollError::Failed { reason, last, .. } => {
-            let job = last.results[0].job_id;
-            assert!(reason.contains(&job.to_string()), "{reason}");
-            assert!(reason.contains("column not found"), "{reason}");
-        }
-        other => panic!("expected Failed, got {other:?}"),
-    }
+    let (reason, last) = failed(err);
+    let job = last.results[0].job_id;
+    assert!(reason.contains(&job.to_string()), "{reason}");
+    assert!(reason.contains("column not found"), "{reason}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -417,11 +424,7 @@ async fn ask_ai_submits_waits_and_fetches_the_result() {
     let first = events.next().await.unwrap().unwrap().outcome.unwrap();
     let job_id = first.job_id();
     assert!(first.job.is_none() && first.result.is_none());
-    let mut last = None;
-    while let Some(event) = events.next().await {
-        last = Some(event.unwrap());
-    }
-    let answer = last.unwrap().outcome.unwrap();
+    let answer = final_snapshot(events).await;
     assert_eq!(answer.job_id(), job_id);
     assert_eq!(
         answer.job.as_ref().unwrap().state,
@@ -456,13 +459,9 @@ async fn ask_ai_failure_carries_the_error_message() {
     let err = omni::ask_ai(&client, ai_body("why?"), &policy())
         .await
         .unwrap_err();
-    match err {
-        PollError::Failed { reason, last, .. } => {
-            assert!(reason.contains("the model has no topic"), "{reason}");
-            assert!(last.result.is_none());
-        }
-        other => panic!("expected Failed, got {other:?}"),
-    }
+    let (reason, last) = failed(err);
+    assert!(reason.contains("the model has no topic"), "{reason}");
+    assert!(last.result.is_none());
 }
 
 #[tokio::test]
@@ -488,10 +487,8 @@ async fn cancel_ai_job_ends_the_wait_as_cancelled() {
             ending = Some(e);
         }
     }
-    match ending {
-        Some(PollError::Failed { reason, .. }) => assert!(reason.contains("cancelled"), "{reason}"),
-        other => panic!("expected Failed (cancelled), got {other:?}"),
-    }
+    let (reason, _) = failed(ending.expect("the wait ends with an error"));
+    assert!(reason.contains("cancelled"), "{reason}");
     // Cancelling again is idempotent, as Omni documents: the current state.
     let again = omni::cancel_ai_job(&client, job_id).await.unwrap();
     assert_eq!(again.state.as_str(), "CANCELLED");
@@ -570,14 +567,10 @@ async fn a_failed_download_job_is_a_failed_error_and_writes_nothing() {
     let err = omni::download_dashboard(&client, "12db1a0a", pdf_body(), &mut file, &policy())
         .await
         .unwrap_err();
-    match err {
-        PollError::Failed { reason, last, .. } => {
-            assert!(reason.contains("410"), "{reason}");
-            assert!(reason.contains("renderer crashed"), "{reason}");
-            assert!(last.job_id.is_some());
-        }
-        other => panic!("expected Failed, got {other:?}"),
-    }
+    let (reason, last) = failed(err);
+    assert!(reason.contains("410"), "{reason}");
+    assert!(reason.contains("renderer crashed"), "{reason}");
+    assert!(last.job_id.is_some());
     assert!(file.is_empty());
     assert!(sim.requests().iter().any(|r| r.status == Some(410)));
 }
