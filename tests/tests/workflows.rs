@@ -55,6 +55,19 @@ fn failed<T: std::fmt::Debug>(err: PollError<T>) -> (String, T) {
     }
 }
 
+/// The snapshot of a stream's next event, which must be a successful poll (the start
+/// request, for a workflow's first event).
+async fn next_snapshot<T>(
+    events: &mut (
+             impl futures_util::Stream<Item = Result<poll_helpers::PollEvent<T>, PollError<T>>> + Unpin
+         ),
+) -> T
+where
+    T: std::fmt::Debug,
+{
+    events.next().await.unwrap().unwrap().outcome.unwrap()
+}
+
 /// The snapshot of the last event of a stream that must end in success.
 async fn final_snapshot<T>(
     mut events: impl futures_util::Stream<Item = Result<poll_helpers::PollEvent<T>, PollError<T>>>
@@ -119,8 +132,7 @@ async fn refresh_schema_starts_once_then_polls_until_completed() {
     let branch = Uuid::new_v4();
 
     let mut events = omni::refresh_schema(&client, model, Some(branch), &policy()).into_stream();
-    let first = events.next().await.unwrap().unwrap();
-    let started = first.outcome.as_ref().unwrap();
+    let started = next_snapshot(&mut events).await;
     assert_eq!(started.model_id, model);
     assert!(started.status.is_none(), "the first event is the start");
     let job_id = started.job_id;
@@ -344,8 +356,7 @@ async fn run_query_waits_for_the_jobs_a_408_names() {
     let client = sim.omni_client().unwrap();
     sim.script_next_query_run(QueryRun::one(JobScript::succeed_after(ms(1500))));
     let mut events = omni::run_query(&client, query_body(), &policy()).into_stream();
-    let first = events.next().await.unwrap().unwrap();
-    let started = first.outcome.unwrap();
+    let started = next_snapshot(&mut events).await;
     let pending = started.pending_job_ids();
     assert_eq!(pending.len(), 1, "the 408's remaining_job_ids: {started:?}");
     let run = final_snapshot(events).await;
@@ -421,7 +432,7 @@ async fn ask_ai_submits_waits_and_fetches_the_result() {
         JobScript::succeed_after(ms(1500)).with_result_summary("**Sunglasses** first"),
     );
     let mut events = omni::ask_ai(&client, ai_body("top products?"), &policy()).into_stream();
-    let first = events.next().await.unwrap().unwrap().outcome.unwrap();
+    let first = next_snapshot(&mut events).await;
     let job_id = first.job_id();
     assert!(first.job.is_none() && first.result.is_none());
     let answer = final_snapshot(events).await;
@@ -470,14 +481,7 @@ async fn cancel_ai_job_ends_the_wait_as_cancelled() {
     let client = sim.omni_client().unwrap();
     sim.script_next_ai_job(JobScript::succeed_after(Duration::from_secs(30)));
     let mut events = omni::ask_ai(&client, ai_body("slow?"), &policy()).into_stream();
-    let job_id = events
-        .next()
-        .await
-        .unwrap()
-        .unwrap()
-        .outcome
-        .unwrap()
-        .job_id();
+    let job_id = next_snapshot(&mut events).await.job_id();
     let cancelled = omni::cancel_ai_job(&client, job_id).await.unwrap();
     assert_eq!(cancelled.job_id, job_id);
     assert_eq!(cancelled.state.as_str(), "CANCELLED");
@@ -500,14 +504,7 @@ async fn dropping_the_ai_wait_cancels_nothing() {
     let client = sim.omni_client().unwrap();
     sim.script_next_ai_job(JobScript::succeed_after(Duration::from_secs(30)));
     let mut events = omni::ask_ai(&client, ai_body("slow?"), &policy()).into_stream();
-    let job_id = events
-        .next()
-        .await
-        .unwrap()
-        .unwrap()
-        .outcome
-        .unwrap()
-        .job_id();
+    let job_id = next_snapshot(&mut events).await.job_id();
     drop(events);
     tokio::time::sleep(ms(200)).await;
     assert!(
