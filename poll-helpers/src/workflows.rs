@@ -329,6 +329,89 @@ pub fn run_query<'a>(
     .rate_budget(shared_budget(client))
 }
 
+/// What a `POST /v1/query/run` answer says: the finished queries (in the flat shape of
+/// `WaitForQueryResponse`) and the job ids still to wait for.
+#[derive(Debug, Default)]
+struct RunAnswer {
+    completed: Vec<serde_json::Value>,
+    pending: Vec<String>,
+}
+
+/// Reads the two forms Omni has published for the query/run answer: one JSON object
+/// `{completedQueries, jobIds}` (the CLI's document) or the `text/ndjson` stream of the
+/// 2026-07-22 document — a `jobs_submitted` header, one line per finished job (`job_id`,
+/// `status`, base64 Arrow `result` or `error_message`), a footer whose
+/// `remaining_job_ids` are still running. Submitted jobs that no line reports on stay
+/// pending.
+fn read_run_answer(body: &[u8]) -> Result<RunAnswer, FetchError> {
+    let unreadable = |e: &dyn std::fmt::Display| {
+        FetchError::permanent(format!(
+            "the query run's answer is neither a JSON object nor NDJSON lines: {e}"
+        ))
+    };
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(body)
+        && !(map.contains_key("jobs_submitted") || map.contains_key("remaining_job_ids"))
+        && !map.contains_key("job_id")
+    {
+        let completed = match map.get("completedQueries") {
+            Some(serde_json::Value::Array(items)) => items.clone(),
+            _ => Vec::new(),
+        };
+        let pending = match map.get("jobIds") {
+            Some(serde_json::Value::Array(ids)) => ids.iter().map(id_text).collect(),
+            _ => Vec::new(),
+        };
+        return Ok(RunAnswer { completed, pending });
+    }
+    let text = std::str::from_utf8(body).map_err(|e| unreadable(&e))?;
+    let mut answer = RunAnswer::default();
+    let mut submitted: Vec<String> = Vec::new();
+    let mut reported: Vec<String> = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let value: serde_json::Value = serde_json::from_str(line).map_err(|e| unreadable(&e))?;
+        if let Some(jobs) = value.get("jobs_submitted").and_then(|j| j.as_object()) {
+            submitted.extend(jobs.keys().cloned());
+        } else if let Some(remaining) = value.get("remaining_job_ids").and_then(|r| r.as_array()) {
+            answer.pending.extend(remaining.iter().map(id_text));
+        } else if let Some(job_id) = value.get("job_id") {
+            reported.push(id_text(job_id));
+            let mut flat = serde_json::Map::new();
+            flat.insert("job_id".into(), job_id.clone());
+            for key in ["status", "result"] {
+                if let Some(v) = value.get(key) {
+                    flat.insert(key.into(), v.clone());
+                }
+            }
+            let error = value
+                .get("error_message")
+                .and_then(|e| e.as_str())
+                .map(str::to_owned)
+                .or_else(|| {
+                    value
+                        .get("error")
+                        .filter(|e| !e.is_null())
+                        .map(|e| e.to_string())
+                });
+            if let Some(error) = error {
+                flat.insert("error".into(), serde_json::Value::String(error));
+            }
+            answer.completed.push(serde_json::Value::Object(flat));
+        }
+    }
+    for id in submitted {
+        if !reported.contains(&id) && !answer.pending.contains(&id) {
+            answer.pending.push(id);
+        }
+    }
+    Ok(answer)
+}
+
+fn id_text(v: &serde_json::Value) -> String {
+    v.as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| v.to_string())
+}
+
 async fn start_query_run(
     client: &omni_sdk::Client,
     body: &QueryRunBody,
@@ -336,24 +419,27 @@ async fn start_query_run(
     let mut results = Vec::new();
     let pending_ids: Vec<String> = match client.query_run().body(body.clone()).send().await {
         Ok(response) => {
-            let response = response.into_inner();
-            for value in response.completed_queries {
+            let mut stream = response.into_inner();
+            let mut body = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| {
+                    FetchError::transient(format!(
+                        "reading the query run's answer failed (the run started; not retried): {e}"
+                    ))
+                })?;
+                body.extend_from_slice(&chunk);
+            }
+            let answer = read_run_answer(&body)?;
+            for value in answer.completed {
                 results.push(completed_query(value)?);
             }
-            response.job_ids
+            answer.pending
         }
         // The documented timeout: the run goes on, and `remaining_job_ids` names its jobs.
         Err(omni_sdk::Error::ErrorResponse(rv)) if rv.status().as_u16() == 408 => {
             let ids = rv.extra.get("remaining_job_ids").and_then(|v| v.as_array());
             match ids {
-                Some(ids) => ids
-                    .iter()
-                    .map(|v| {
-                        v.as_str()
-                            .map(str::to_owned)
-                            .unwrap_or_else(|| v.to_string())
-                    })
-                    .collect(),
+                Some(ids) => ids.iter().map(id_text).collect(),
                 None => {
                     return Err(FetchError {
                         kind: FetchErrorKind::Permanent,

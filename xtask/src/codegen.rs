@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::{compat, normalize, open_enum, overlay, partial};
+use crate::{compat, names, normalize, open_enum, overlay, partial, redact};
 
 /// One generated SDK crate, as listed in `specs/sdks.toml`.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -240,6 +240,12 @@ pub fn generate(root: &Path, sdk: &Sdk) -> Result<Output, CodegenError> {
             .into_iter()
             .map(|w| format!("{spec_path}: {w}")),
     );
+    let mut notes = Vec::new();
+    names::nullable_composed_components(&mut doc, &mut notes);
+    names::colliding_schema_names(&mut doc, &mut notes);
+    let wire_renames = names::colliding_properties(&mut doc, &mut notes);
+    warnings.extend(notes.into_iter().map(|w| format!("{spec_path}: {w}")));
+    let secrets = redact::secret_properties(&mut doc);
     compat::tolerate_unknown_fields(&mut doc);
     compat::unify_error_responses(&mut doc);
     let json_params = compat::json_query_params(&doc);
@@ -255,6 +261,8 @@ pub fn generate(root: &Path, sdk: &Sdk) -> Result<Output, CodegenError> {
         message: e.to_string(),
     })?;
     open_enum::open_string_enums(&mut file);
+    names::restore_wire_names(&mut file, &wire_renames);
+    redact::redact_debug(&mut file, &secrets);
     file.items.push(json_params_item(&json_params));
     file.items.push(timeouts_item(&timeouts));
     let mut head = header(spec_path, &header_inputs);

@@ -27,6 +27,8 @@ pub mod compat;
 #[doc(hidden)]
 pub mod harden;
 #[doc(hidden)]
+pub mod names;
+#[doc(hidden)]
 pub mod normalize;
 #[doc(hidden)]
 pub mod oas;
@@ -36,6 +38,10 @@ pub mod open_enum;
 pub mod overlay;
 #[doc(hidden)]
 pub mod partial;
+#[doc(hidden)]
+pub mod redact;
+#[doc(hidden)]
+pub mod visit;
 
 use std::path::Path;
 

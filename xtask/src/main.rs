@@ -19,22 +19,37 @@ commands:
   remove-sdk NAME    remove a crate that add-sdk made
 
 options:
-  --root DIR         workspace to work on (default: the one xtask was built in)";
+  --root DIR         workspace to work on (default: the one containing the current
+                     directory)";
 
-fn workspace_root() -> PathBuf {
-    // xtask/ lives directly under the workspace root.
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
+/// The workspace of the current directory: the nearest ancestor whose `Cargo.toml` has a
+/// `[workspace]` table and a `specs/sdks.toml`. Not the workspace xtask was compiled in
+/// (`CARGO_MANIFEST_DIR`): with one target dir shared by two checkouts (git worktrees, a
+/// global `CARGO_TARGET_DIR`), the binary built in one would regenerate the other.
+fn workspace_root() -> Result<PathBuf, String> {
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    for dir in cwd.ancestors() {
+        let manifest = dir.join("Cargo.toml");
+        let is_workspace = std::fs::read_to_string(&manifest)
+            .is_ok_and(|text| text.lines().any(|l| l.trim() == "[workspace]"));
+        if is_workspace && dir.join(codegen::MANIFEST).is_file() {
+            return Ok(dir.to_path_buf());
+        }
+    }
+    Err(format!(
+        "{} is not inside a workspace with {} (pass --root DIR)",
+        cwd.display(),
+        codegen::MANIFEST
+    ))
 }
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let mut root = workspace_root();
+    let mut root = None;
     if let Some(i) = args.iter().position(|a| a == "--root") {
         match args.get(i + 1) {
-            Some(dir) => root = PathBuf::from(dir),
+            Some(dir) => root = Some(PathBuf::from(dir)),
             None => {
                 eprintln!("error: --root needs a directory\n\n{USAGE}");
                 return ExitCode::from(2);
@@ -42,6 +57,13 @@ fn main() -> ExitCode {
         }
         args.drain(i..i + 2);
     }
+    let root = match root.map_or_else(workspace_root, Ok) {
+        Ok(root) => root,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
         ["codegen"] => run_codegen(&root, false),

@@ -49,6 +49,9 @@ pub fn generate(doc: &Value, run: &Generate<'_>) -> Result<(TokenStream, Vec<Dro
     if operations.is_empty() {
         return Err(whole_error);
     }
+    // Orphan schemas are kept when they generate on their own.
+    let keep_orphans = !orphans(doc).is_empty() && run(&restrict_with(doc, &[], true)).is_ok();
+    let restrict = |doc: &Value, keep: &[(String, String)]| restrict_with(doc, keep, keep_orphans);
     // Fast path: often only the operations the cheap checks catch stand in the way, and
     // one more run over the rest saves a run per operation (150 for Omni's document).
     let (failing, passing): (Vec<_>, Vec<_>) = operations
@@ -198,6 +201,31 @@ pub fn list_operations(doc: &Value) -> Vec<(String, String)> {
 
 /// The document with only `keep` operations and the components they reach.
 pub fn restrict(doc: &Value, keep: &[(String, String)]) -> Value {
+    restrict_with(doc, keep, false)
+}
+
+/// Component schemas no operation reaches (a document's published types for what its
+/// operations cannot describe, such as the lines of an NDJSON stream), with whatever
+/// they reach themselves.
+fn orphans(doc: &Value) -> BTreeSet<String> {
+    let used = reachable(doc, doc.get("paths").unwrap_or(&Value::Null));
+    let mut roots = Map::new();
+    if let Some(schemas) = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+    {
+        for name in schemas.keys() {
+            let r = format!("#/components/schemas/{name}");
+            if !used.contains(&r) {
+                roots.insert(name.clone(), serde_json::json!({ "$ref": r }));
+            }
+        }
+    }
+    reachable(doc, &Value::Object(roots))
+}
+
+/// [`restrict`], also keeping the orphan schemas when `keep_orphans`.
+fn restrict_with(doc: &Value, keep: &[(String, String)], keep_orphans: bool) -> Value {
     let mut out = doc.clone();
     let wanted: BTreeMap<&str, BTreeSet<&str>> =
         keep.iter().fold(BTreeMap::new(), |mut m, (p, op)| {
@@ -221,7 +249,10 @@ pub fn restrict(doc: &Value, keep: &[(String, String)]) -> Value {
             paths.insert(path.clone(), Value::Object(trimmed));
         }
     }
-    let reached = reachable(doc, &Value::Object(paths.clone()));
+    let mut reached = reachable(doc, &Value::Object(paths.clone()));
+    if keep_orphans {
+        reached.extend(orphans(doc));
+    }
     if let Some(obj) = out.as_object_mut() {
         obj.insert("paths".into(), Value::Object(paths));
         if let Some(components) = obj.get_mut("components").and_then(Value::as_object_mut) {
