@@ -124,6 +124,7 @@ pub fn add_sdk(
     name: &str,
     spec_file: &Path,
     strict: bool,
+    verify: bool,
 ) -> Result<Added, AddSdkError> {
     validate_name(root, name)?;
     let bytes = std::fs::read(spec_file).map_err(|source| AddSdkError::Read {
@@ -148,7 +149,7 @@ pub fn add_sdk(
         .join("xtask-add-sdk")
         .join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
-    let result = stage(&staging, name, &spec_rel, &bytes, &doc);
+    let result = stage(root, &staging, name, &spec_rel, &bytes, &doc, verify);
     let staged = match result {
         Ok(s) => s,
         Err(e) => {
@@ -208,11 +209,13 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> AddSdkError + '_ {
 }
 
 fn stage(
+    root: &Path,
     staging: &Path,
     name: &str,
     spec_rel: &str,
     bytes: &[u8],
     doc: &Value,
+    verify: bool,
 ) -> Result<Added, AddSdkError> {
     let spec_path = staging.join(spec_rel);
     let crate_dir = staging.join(name);
@@ -229,14 +232,20 @@ fn stage(
         overlay: Vec::new(),
         strip_path_prefix: None,
     };
-    let output = codegen::generate(staging, &sdk)?;
-    for (path, contents) in &output.files {
-        std::fs::write(path, contents).map_err(io_err(path))?;
-    }
+    // The crate's own files first: verification compiles the staged crate.
     let files = crate_files(name, spec_rel, doc);
     for (rel, contents) in files {
         let path = crate_dir.join(rel);
         std::fs::write(&path, contents).map_err(io_err(&path))?;
+    }
+    let output = codegen::generate_verified(root, staging, std::slice::from_ref(&sdk), verify)?
+        .pop()
+        .ok_or_else(|| AddSdkError::Workspace {
+            path: staging.display().to_string(),
+            reason: "generation produced nothing".to_owned(),
+        })?;
+    for (path, contents) in &output.files {
+        std::fs::write(path, contents).map_err(io_err(path))?;
     }
     Ok(Added {
         operations: crate::partial::list_operations(doc).len(),

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::verify::{self, Fix};
 use crate::{compat, names, normalize, open_enum, overlay, partial, redact};
+use std::collections::BTreeSet;
 
 /// One generated SDK crate, as listed in `specs/sdks.toml`.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -121,6 +123,18 @@ pub enum CodegenError {
         /// Progenitor's error or panic message.
         message: String,
     },
+    /// The generated crate does not compile and the errors map to no schema or
+    /// operation that could be left out (or [`verify::MAX_ROUNDS`] rounds did not help).
+    #[error("{crate_dir}: the generated code does not compile; nothing was written:\n{errors}")]
+    DoesNotCompile {
+        /// The crate.
+        crate_dir: String,
+        /// The compiler errors, one per line.
+        errors: String,
+    },
+    /// The verification build could not run.
+    #[error(transparent)]
+    Verify(#[from] verify::VerifyError),
     /// The generated tokens are not valid Rust.
     #[error("{path}: generated code does not parse: {message}")]
     Unparsable {
@@ -140,6 +154,21 @@ pub struct Output {
     pub warnings: Vec<String>,
     /// Operations left out of the client.
     pub dropped: Vec<partial::Dropped>,
+    /// The repairs verification found, applied to this output.
+    pub fixes: BTreeSet<Fix>,
+    /// The document progenitor saw (after every pass, before `fixes`): compiler errors in
+    /// the generated file are mapped back to it.
+    pub lowered: serde_json::Value,
+}
+
+impl Output {
+    /// The generated `src/generated.rs`.
+    pub fn generated(&self) -> &str {
+        self.files
+            .iter()
+            .find(|(p, _)| p.ends_with("src/generated.rs"))
+            .map_or("", |(_, c)| c.as_str())
+    }
 }
 
 /// The runtime support module copied into every SDK as `src/runtime.rs`.
@@ -221,8 +250,119 @@ pub fn effective_document(
     Ok((doc, inputs))
 }
 
-/// Runs the whole pipeline for one SDK without touching the disk (except reading inputs).
+/// Runs the whole pipeline for one SDK without touching the disk (except reading inputs),
+/// replaying the verification fixes recorded in its current `generated.rs` while the
+/// inputs are unchanged (see [`crate::verify`]).
 pub fn generate(root: &Path, sdk: &Sdk) -> Result<Output, CodegenError> {
+    let (_, inputs) = effective_document(root, sdk)?;
+    let current = std::fs::read_to_string(root.join(&sdk.crate_dir).join("src/generated.rs"))
+        .unwrap_or_default();
+    generate_with(root, sdk, &verify::recorded(&current, &inputs))
+}
+
+/// Generates and, with `verify`, compiles the result in the scratch workspace of
+/// `workspace_root`, repairing what does not compile (at most [`verify::MAX_ROUNDS`]
+/// rounds). Every SDK must generate and compile, or this fails and nothing is written.
+pub fn generate_verified(
+    workspace_root: &Path,
+    source_root: &Path,
+    sdks: &[Sdk],
+    verify: bool,
+) -> Result<Vec<Output>, CodegenError> {
+    let mut outputs = sdks
+        .iter()
+        .map(|sdk| generate(source_root, sdk))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !verify {
+        return Ok(outputs);
+    }
+    for round in 1..=verify::MAX_ROUNDS + 1 {
+        let crate_roots: Vec<PathBuf> = sdks
+            .iter()
+            .map(|sdk| source_root.join(&sdk.crate_dir))
+            .collect();
+        let candidates: Vec<verify::Candidate<'_>> = sdks
+            .iter()
+            .zip(&outputs)
+            .zip(&crate_roots)
+            .map(|((sdk, out), crate_root)| verify::Candidate {
+                crate_dir: &sdk.crate_dir,
+                source_root,
+                files: out
+                    .files
+                    .iter()
+                    .map(|(p, c)| {
+                        (
+                            p.strip_prefix(crate_root).unwrap_or(p).to_path_buf(),
+                            c.as_str(),
+                        )
+                    })
+                    .collect(),
+            })
+            .collect();
+        let errors = verify::check(workspace_root, &candidates)?;
+        if errors.is_empty() {
+            return Ok(outputs);
+        }
+        let mut progress = false;
+        for (i, sdk) in sdks.iter().enumerate() {
+            let mine: Vec<&verify::CompileError> = errors
+                .iter()
+                .filter(|e| e.crate_dir == sdk.crate_dir)
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let listed = || {
+                mine.iter()
+                    .map(|e| format!("  {e}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            let (new, unmapped) = verify::map_errors(
+                &outputs[i].lowered,
+                outputs[i].generated(),
+                &mine,
+                &op_snake_case,
+            );
+            let mut fixes = outputs[i].fixes.clone();
+            let before = fixes.len();
+            fixes.extend(new);
+            if !unmapped.is_empty() || fixes.len() == before || round > verify::MAX_ROUNDS {
+                return Err(CodegenError::DoesNotCompile {
+                    crate_dir: sdk.crate_dir.clone(),
+                    errors: listed(),
+                });
+            }
+            outputs[i] = generate_with(source_root, sdk, &fixes)?;
+            progress = true;
+        }
+        if !progress {
+            return Err(CodegenError::DoesNotCompile {
+                crate_dir: errors[0].crate_dir.clone(),
+                errors: errors
+                    .iter()
+                    .map(|e| format!("  {e}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            });
+        }
+    }
+    Err(CodegenError::DoesNotCompile {
+        crate_dir: sdks
+            .first()
+            .map(|s| s.crate_dir.clone())
+            .unwrap_or_default(),
+        errors: format!("still failing after {} repair rounds", verify::MAX_ROUNDS),
+    })
+}
+
+/// [`generate`] with the given verification fixes.
+pub fn generate_with(
+    root: &Path,
+    sdk: &Sdk,
+    fixes: &BTreeSet<Fix>,
+) -> Result<Output, CodegenError> {
     let spec_path = sdk.spec.as_str();
     let (mut doc, header_inputs) = effective_document(root, sdk)?;
 
@@ -243,7 +383,14 @@ pub fn generate(root: &Path, sdk: &Sdk) -> Result<Output, CodegenError> {
     let mut notes = Vec::new();
     names::nullable_composed_components(&mut doc, &mut notes);
     names::colliding_schema_names(&mut doc, &mut notes);
-    let wire_renames = names::colliding_properties(&mut doc, &mut notes);
+    // `XTASK_SKIP_REPAIRS=colliding-properties` turns the repair off, for the test that
+    // shows verification catching what it would have prevented.
+    let skip = std::env::var("XTASK_SKIP_REPAIRS").unwrap_or_default();
+    let wire_renames = if skip.split(',').any(|r| r.trim() == "colliding-properties") {
+        Vec::new()
+    } else {
+        names::colliding_properties(&mut doc, &mut notes)
+    };
     warnings.extend(notes.into_iter().map(|w| format!("{spec_path}: {w}")));
     let secrets = redact::secret_properties(&mut doc);
     compat::tolerate_unknown_fields(&mut doc);
@@ -251,11 +398,30 @@ pub fn generate(root: &Path, sdk: &Sdk) -> Result<Output, CodegenError> {
     let json_params = compat::json_query_params(&doc);
     let timeouts = compat::request_timeouts(&doc);
 
-    let (tokens, dropped) =
+    let lowered = doc.clone();
+    let verify_dropped = verify::apply(&mut doc, fixes);
+    for fix in fixes {
+        if let Fix::UntypedSchema { schema, reason } = fix {
+            warnings.push(format!(
+                "{spec_path}: /components/schemas/{}: generated as an untyped JSON value (its type did not compile: {reason})",
+                crate::oas::escape(schema)
+            ));
+        }
+    }
+    let (tokens, mut dropped) =
         partial::generate(&doc, &run_progenitor).map_err(|message| CodegenError::Generator {
             path: spec_path.to_owned(),
             message,
         })?;
+    for (path, method, reason) in verify_dropped {
+        dropped.push(partial::dropped_op(
+            &lowered,
+            &path,
+            &method,
+            format!("does not compile: {reason}"),
+        ));
+    }
+    dropped.sort_by(|a, b| (&a.path, &a.method).cmp(&(&b.path, &b.method)));
     let mut file: syn::File = syn::parse2(tokens).map_err(|e| CodegenError::Unparsable {
         path: spec_path.to_owned(),
         message: e.to_string(),
@@ -266,6 +432,13 @@ pub fn generate(root: &Path, sdk: &Sdk) -> Result<Output, CodegenError> {
     file.items.push(json_params_item(&json_params));
     file.items.push(timeouts_item(&timeouts));
     let mut head = header(spec_path, &header_inputs);
+    if !fixes.is_empty() {
+        head.push_str(
+            "// Repairs found by compiling (replayed while the inputs above are unchanged):\n",
+        );
+        head.push_str(&verify::header_lines(fixes));
+        head.push('\n');
+    }
     if !dropped.is_empty() {
         head.push_str(&format!(
             "// Operations left out ({}), each with the reason:\n",
@@ -295,6 +468,8 @@ pub fn generate(root: &Path, sdk: &Sdk) -> Result<Output, CodegenError> {
         ],
         warnings,
         dropped,
+        fixes: fixes.clone(),
+        lowered,
     })
 }
 

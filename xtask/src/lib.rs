@@ -41,6 +41,8 @@ pub mod partial;
 #[doc(hidden)]
 pub mod redact;
 #[doc(hidden)]
+pub mod verify;
+#[doc(hidden)]
 pub mod visit;
 
 use std::path::Path;

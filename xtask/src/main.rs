@@ -10,12 +10,18 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  codegen            regenerate <sdk>/src/generated.rs and runtime.rs from specs/
-  codegen --check    write nothing; exit 1 with a diff if a generated file is stale
+  codegen            regenerate <sdk>/src/generated.rs and runtime.rs from specs/, then
+                     `cargo check` them (scratch target/xtask-verify) and repair or drop
+                     what does not compile before writing anything
+  codegen --no-verify
+                     the same without the compile check
+  codegen --check    write nothing, compile nothing; exit 1 with a diff if a generated
+                     file is stale
   demo               run the job simulator and `jobwait` against it (no credentials)
-  add-sdk NAME --spec FILE [--strict]
+  add-sdk NAME --spec FILE [--strict] [--no-verify]
                      add a client crate NAME generated from an OpenAPI 3.0/3.1 document
-                     (JSON or YAML); --strict fails on any dropped operation or warning
+                     (JSON or YAML), compiled before it is added (unless --no-verify);
+                     --strict fails on any dropped operation or warning
   remove-sdk NAME    remove a crate that add-sdk made
 
 options:
@@ -66,22 +72,27 @@ fn main() -> ExitCode {
     };
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
-        ["codegen"] => run_codegen(&root, false),
-        ["codegen", "--check"] => run_codegen(&root, true),
+        ["codegen"] => run_codegen(&root, false, true),
+        ["codegen", "--no-verify"] => run_codegen(&root, false, false),
+        ["codegen", "--check"] => run_codegen(&root, true, false),
         ["demo"] => run_demo(&root),
         ["add-sdk", name, rest @ ..] => {
             let strict = rest.contains(&"--strict");
+            let verify = !rest.contains(&"--no-verify");
             let spec = rest
                 .iter()
                 .position(|a| *a == "--spec")
                 .and_then(|i| rest.get(i + 1));
             let unknown = rest.iter().enumerate().any(|(i, a)| {
-                *a != "--strict" && *a != "--spec" && (i == 0 || rest[i - 1] != "--spec")
+                !matches!(*a, "--strict" | "--spec" | "--no-verify")
+                    && (i == 0 || rest[i - 1] != "--spec")
             });
             match (spec, unknown) {
-                (Some(spec), false) => run_add_sdk(&root, name, Path::new(spec), strict),
+                (Some(spec), false) => run_add_sdk(&root, name, Path::new(spec), strict, verify),
                 _ => {
-                    eprintln!("error: usage: cargo xtask add-sdk NAME --spec FILE [--strict]");
+                    eprintln!(
+                        "error: usage: cargo xtask add-sdk NAME --spec FILE [--strict] [--no-verify]"
+                    );
                     ExitCode::from(2)
                 }
             }
@@ -110,10 +121,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_codegen(root: &Path, check: bool) -> ExitCode {
-    // Generate everything before writing anything: one bad spec leaves every file as it was.
-    let mut outputs = Vec::new();
-    let mut failed = false;
+fn run_codegen(root: &Path, check: bool, verify: bool) -> ExitCode {
+    // Generate (and verify) everything before writing anything: one bad spec leaves every
+    // file as it was.
     let manifest = match codegen::read_manifest(root) {
         Ok(m) => m,
         Err(e) => {
@@ -121,19 +131,19 @@ fn run_codegen(root: &Path, check: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    for sdk in &manifest.sdk {
-        match codegen::generate(root, sdk) {
-            Ok(output) => outputs.push(output),
-            Err(e) => {
-                eprintln!("error: {e}");
-                failed = true;
-            }
+    // `--check` compiles nothing: CI builds the crates anyway, and the fixes verification
+    // found are replayed from the generated files' headers.
+    let verify = verify && !check;
+    let started = std::time::Instant::now();
+    let outputs = match codegen::generate_verified(root, root, &manifest.sdk, verify) {
+        Ok(outputs) => outputs,
+        Err(e) => {
+            eprintln!("error: {e}");
+            eprintln!("error: nothing was written");
+            return ExitCode::FAILURE;
         }
-    }
-    if failed {
-        eprintln!("error: nothing was written");
-        return ExitCode::FAILURE;
-    }
+    };
+    let mut failed = false;
     for output in &outputs {
         for warning in &output.warnings {
             eprintln!("warning: {warning}");
@@ -141,6 +151,16 @@ fn run_codegen(root: &Path, check: bool) -> ExitCode {
         for dropped in &output.dropped {
             eprintln!("warning: dropped operation {dropped}");
         }
+    }
+    if verify {
+        eprintln!(
+            "verified: `cargo check` of {} crate(s) passed ({:.1?}; scratch workspace {})",
+            outputs.len(),
+            started.elapsed(),
+            xtask::verify::SCRATCH
+        );
+    }
+    for output in &outputs {
         for (path, contents) in &output.files {
             failed |= !sync_file(root, path, contents, check);
         }
@@ -152,9 +172,9 @@ fn run_codegen(root: &Path, check: bool) -> ExitCode {
     }
 }
 
-fn run_add_sdk(root: &Path, name: &str, spec: &Path, strict: bool) -> ExitCode {
+fn run_add_sdk(root: &Path, name: &str, spec: &Path, strict: bool, verify: bool) -> ExitCode {
     let started = std::time::Instant::now();
-    match add_sdk::add_sdk(root, name, spec, strict) {
+    match add_sdk::add_sdk(root, name, spec, strict, verify) {
         Ok(added) => {
             for w in &added.warnings {
                 eprintln!("warning: {w}");

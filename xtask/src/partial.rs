@@ -168,7 +168,7 @@ fn precheck(doc: &Value, path: &str, method: &str) -> Option<String> {
     None
 }
 
-fn dropped_op(doc: &Value, path: &str, method: &str, reason: String) -> Dropped {
+pub fn dropped_op(doc: &Value, path: &str, method: &str, reason: String) -> Dropped {
     let operation = doc
         .pointer(&format!("/paths/{}/{method}/operationId", escape(path)))
         .and_then(Value::as_str)

@@ -107,10 +107,10 @@ fn generation_is_deterministic_and_idempotent() {
         yaml.replacen("Get job status", "Get the job status", 1),
     )
     .unwrap();
-    let out = xtask(dir.path(), &["codegen"]);
+    let out = xtask(dir.path(), &["codegen", "--no-verify"]);
     assert!(out.status.success(), "{}", text(&out));
     let first = snapshot(dir.path());
-    let out = xtask(dir.path(), &["codegen"]);
+    let out = xtask(dir.path(), &["codegen", "--no-verify"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(first, snapshot(dir.path()));
     assert!(
@@ -127,7 +127,7 @@ fn a_missing_spec_is_a_clear_error_and_writes_nothing() {
     let dir = scratch();
     std::fs::remove_file(dir.path().join("specs/omni-openapi.json")).unwrap();
     std::fs::write(dir.path().join("retailgrid-sdk/src/generated.rs"), "stale").unwrap();
-    let out = xtask(dir.path(), &["codegen"]);
+    let out = xtask(dir.path(), &["codegen", "--no-verify"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         text(&out).contains("cannot read specs/omni-openapi.json"),
@@ -152,7 +152,7 @@ fn a_yaml_syntax_error_names_the_file_line_and_column() {
         yaml.replacen("  title: Retailgrid Public API", "  title: [unclosed", 1),
     )
     .unwrap();
-    let out = xtask(dir.path(), &["codegen"]);
+    let out = xtask(dir.path(), &["codegen", "--no-verify"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let msg = text(&out);
     assert!(
@@ -177,7 +177,7 @@ fn an_operation_progenitor_cannot_handle_is_dropped_with_a_warning() {
     );
     assert_ne!(yaml, dup);
     std::fs::write(&spec, dup).unwrap();
-    let out = xtask(dir.path(), &["codegen"]);
+    let out = xtask(dir.path(), &["codegen", "--no-verify"]);
     assert!(out.status.success(), "{}", text(&out));
     let msg = text(&out);
     assert!(
@@ -205,7 +205,7 @@ fn a_spec_where_nothing_can_be_generated_is_an_error_not_a_panic() {
     );
     assert_ne!(yaml, multipart);
     std::fs::write(&spec, multipart).unwrap();
-    let out = xtask(dir.path(), &["codegen"]);
+    let out = xtask(dir.path(), &["codegen", "--no-verify"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let msg = text(&out);
     assert!(
@@ -242,4 +242,116 @@ fn unknown_arguments_are_a_usage_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("usage: cargo xtask"), "{}", text(&out));
+}
+
+/// Without `--root`, xtask acts on the workspace of the current directory (not the one it
+/// was compiled in): a stale spec in the scratch copy fails `--check` there, while the
+/// repository's own files stay as they were.
+#[test]
+fn xtask_acts_on_the_workspace_of_the_current_directory() {
+    let dir = scratch();
+    std::fs::write(dir.path().join("Cargo.toml"), "[workspace]\nmembers = []\n").unwrap();
+    let nested = dir.path().join("omni-sdk/src");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(args)
+            .current_dir(&nested)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["codegen", "--check"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let spec = dir.path().join("specs/retailgrid.yaml");
+    let changed = std::fs::read_to_string(&spec).unwrap() + "\n# touched\n";
+    std::fs::write(&spec, changed).unwrap();
+    let out = run(&["codegen", "--check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("retailgrid-sdk/src/generated.rs is stale"),
+        "{}",
+        text(&out)
+    );
+
+    let outside = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["codegen", "--check"])
+        .current_dir(outside.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("pass --root DIR"), "{}", text(&out));
+}
+
+/// A scratch cargo workspace (this repository's root manifest with no members, its lock
+/// file, an empty `specs/sdks.toml`) for add-sdk.
+fn cargo_workspace() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let cargo = std::fs::read_to_string(repo().join("Cargo.toml")).unwrap();
+    let start = cargo.find("members = [").unwrap();
+    let end = start + cargo[start..].find(']').unwrap() + 1;
+    let cargo = format!("{}members = []{}", &cargo[..start], &cargo[end..]);
+    std::fs::write(dir.path().join("Cargo.toml"), cargo).unwrap();
+    std::fs::copy(repo().join("Cargo.lock"), dir.path().join("Cargo.lock")).unwrap();
+    std::fs::create_dir_all(dir.path().join("specs")).unwrap();
+    std::fs::write(dir.path().join("specs/sdks.toml"), "# scratch\n").unwrap();
+    dir
+}
+
+/// Verification compiles what it generated and repairs what does not compile: with the
+/// colliding-property repair switched off, the struct with `fieldName` and `field_name`
+/// does not compile; the error is mapped back to its schema, which becomes an untyped JSON
+/// value, and the crate that is added compiles. The repair is recorded in the header, so
+/// `--check` (which compiles nothing) reproduces the file.
+#[test]
+fn verification_maps_compile_errors_back_to_the_schema_and_repairs_it() {
+    let ws = cargo_workspace();
+    let spec = ws.path().join("collide.yaml");
+    std::fs::write(
+        &spec,
+        "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get:\n      operationId: getA\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema: {$ref: '#/components/schemas/Clash'}\n  /b:\n    get:\n      operationId: getB\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema: {$ref: '#/components/schemas/Fine'}\ncomponents:\n  schemas:\n    Clash:\n      type: object\n      properties:\n        fieldName: {type: string}\n        field_name: {type: string}\n    Fine:\n      type: object\n      properties:\n        name: {type: string}\n",
+    )
+    .unwrap();
+    let target = repo().join("target");
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args([
+            "add-sdk",
+            "collide",
+            "--spec",
+            spec.to_str().unwrap(),
+            "--root",
+        ])
+        .arg(ws.path())
+        .env("XTASK_SKIP_REPAIRS", "colliding-properties")
+        .env("XTASK_VERIFY_TARGET_DIR", &target)
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(
+        all.contains("/components/schemas/Clash: generated as an untyped JSON value (its type did not compile: E0124"),
+        "{all}"
+    );
+    assert!(all.contains("2 of 2 operations generated"), "{all}");
+    let generated = std::fs::read_to_string(ws.path().join("collide/src/generated.rs")).unwrap();
+    assert!(
+        generated.contains("// verify-fix: {\"fix\":\"untyped-schema\",\"schema\":\"Clash\""),
+        "{generated}"
+    );
+    assert!(generated.contains("pub struct Fine"), "{generated}");
+
+    // The added crate compiles, and --check replays the recorded repair.
+    let check = Command::new(env!("CARGO"))
+        .args(["check", "--quiet", "-p", "collide"])
+        .current_dir(ws.path())
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", text(&check));
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["codegen", "--check", "--root"])
+        .arg(ws.path())
+        .env("XTASK_SKIP_REPAIRS", "colliding-properties")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
 }
