@@ -254,10 +254,11 @@ pub fn effective_document(
 /// replaying the verification fixes recorded in its current `generated.rs` while the
 /// inputs are unchanged (see [`crate::verify`]).
 pub fn generate(root: &Path, sdk: &Sdk) -> Result<Output, CodegenError> {
-    let (_, inputs) = effective_document(root, sdk)?;
+    let (doc, inputs) = effective_document(root, sdk)?;
     let current = std::fs::read_to_string(root.join(&sdk.crate_dir).join("src/generated.rs"))
         .unwrap_or_default();
-    generate_with(root, sdk, &verify::recorded(&current, &inputs))
+    let fixes = verify::recorded(&current, &inputs);
+    generate_from(root, sdk, doc, inputs, &fixes)
 }
 
 /// Generates and, with `verify`, compiles the result in the scratch workspace of
@@ -363,8 +364,18 @@ pub fn generate_with(
     sdk: &Sdk,
     fixes: &BTreeSet<Fix>,
 ) -> Result<Output, CodegenError> {
+    let (doc, inputs) = effective_document(root, sdk)?;
+    generate_from(root, sdk, doc, inputs, fixes)
+}
+
+fn generate_from(
+    root: &Path,
+    sdk: &Sdk,
+    mut doc: serde_json::Value,
+    header_inputs: Vec<(String, String)>,
+    fixes: &BTreeSet<Fix>,
+) -> Result<Output, CodegenError> {
     let spec_path = sdk.spec.as_str();
-    let (mut doc, header_inputs) = effective_document(root, sdk)?;
 
     let mut warnings: Vec<String> = normalize::normalize(&mut doc)
         .into_iter()
