@@ -53,13 +53,15 @@
 mod budget;
 mod error;
 mod learn;
+#[cfg(feature = "omni")]
 pub mod omni;
 mod policy;
 mod poller;
+mod progress;
+#[cfg(feature = "retailgrid")]
 pub mod retailgrid;
 mod sdk_error;
 mod snapshot;
-mod workflows;
 
 pub use budget::RateBudget;
 pub use error::{FetchError, FetchErrorKind, PollError};
@@ -68,5 +70,7 @@ pub use policy::{PolicyError, PollPolicy};
 pub use poller::{PollEvent, Poller};
 pub use snapshot::{Phase, Snapshot};
 
+#[cfg(feature = "omni")]
 pub use omni_sdk;
+#[cfg(feature = "retailgrid")]
 pub use retailgrid_sdk;

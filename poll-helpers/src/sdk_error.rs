@@ -1,17 +1,19 @@
-//! From an SDK error to a [`FetchError`]: one classification for both SDKs (their `Error`
-//! is progenitor-client's, with different error bodies).
+//! From an SDK error to a [`FetchError`]: one classification for every generated client
+//! (their `Error` is progenitor-client's, whatever the error body), so the engine knows
+//! no API.
 
 use std::time::Duration;
 
 use crate::error::FetchError;
 
 /// Classifies `error`; `message` and `retry_after` come from the SDK's `ErrorExt`.
+#[cfg_attr(not(any(feature = "omni", feature = "retailgrid")), allow(dead_code))]
 pub(crate) fn fetch_error<E>(
-    error: &omni_sdk::Error<E>,
+    error: &progenitor_client::Error<E>,
     message: String,
     retry_after: Option<Duration>,
 ) -> FetchError {
-    use omni_sdk::Error;
+    use progenitor_client::Error;
     match error {
         Error::ErrorResponse(rv) => {
             FetchError::from_status(rv.status().as_u16(), message).with_retry_after(retry_after)

@@ -100,7 +100,7 @@ fn run_child(scenario: &str, vars: &[(&str, &str)]) -> Value {
     command
         .args([
             "--exact",
-            "child_process_entry",
+            "config::child_process_entry",
             "--nocapture",
             "--test-threads=1",
         ])
