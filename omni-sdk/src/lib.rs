@@ -54,7 +54,7 @@ pub mod arrow;
 pub use generated::*;
 pub use runtime::{
     ClientBuilder, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
-    ErrorExt,
+    ErrorExt, FilePart,
 };
 
 /// How this SDK reads its configuration.

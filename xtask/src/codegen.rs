@@ -3,7 +3,9 @@
 //! Pipeline per SDK: read the vendored spec and its overlay → apply the overlay →
 //! lower OpenAPI 3.1 to 3.0.3 ([`crate::normalize`]) → generic compatibility fixes
 //! ([`crate::compat`]) → progenitor (builder interface, under `catch_unwind`) → open enums
-//! ([`crate::open_enum`]) → prettyplease → header with the inputs' sha256.
+//! ([`crate::open_enum`]) → prettyplease → header with the inputs' sha256. Multipart
+//! request bodies are taken off before progenitor and added back after it
+//! ([`crate::multipart`]).
 
 use std::path::{Path, PathBuf};
 
@@ -240,21 +242,38 @@ pub fn generate(root: &Path, sdk: &Sdk) -> Result<Output, CodegenError> {
             .into_iter()
             .map(|w| format!("{spec_path}: {w}")),
     );
+    // Before progenitor, which cannot generate multipart bodies: they are added back below.
+    let multipart = crate::multipart::extract(&mut doc);
+    warnings.extend(
+        multipart
+            .warnings
+            .iter()
+            .map(|w| format!("{spec_path}: {w}")),
+    );
     compat::tolerate_unknown_fields(&mut doc);
     compat::unify_error_responses(&mut doc);
     let json_params = compat::json_query_params(&doc);
     let timeouts = compat::request_timeouts(&doc);
 
-    let (tokens, dropped) =
+    let (tokens, mut dropped) =
         partial::generate(&doc, &run_progenitor).map_err(|message| CodegenError::Generator {
             path: spec_path.to_owned(),
             message,
         })?;
+    dropped.extend(multipart.dropped);
+    dropped.sort_by(|a, b| (&a.path, &a.method).cmp(&(&b.path, &b.method)));
     let mut file: syn::File = syn::parse2(tokens).map_err(|e| CodegenError::Unparsable {
         path: spec_path.to_owned(),
         message: e.to_string(),
     })?;
     open_enum::open_string_enums(&mut file);
+    let multipart_ops =
+        crate::multipart::augment(&mut file, &multipart.operations).map_err(|message| {
+            CodegenError::Generator {
+                path: spec_path.to_owned(),
+                message,
+            }
+        })?;
     file.items.push(json_params_item(&json_params));
     file.items.push(timeouts_item(&timeouts));
     let mut head = header(spec_path, &header_inputs);
@@ -265,6 +284,17 @@ pub fn generate(root: &Path, sdk: &Sdk) -> Result<Output, CodegenError> {
         ));
         for d in &dropped {
             head.push_str(&format!("// - {d}\n"));
+        }
+        head.push('\n');
+    }
+    if !multipart_ops.is_empty() {
+        head.push_str(&format!(
+            "// Operations with a multipart/form-data body ({}): progenitor generates them without\n\
+             // the body; xtask/src/multipart.rs adds a setter per part to their builders:\n",
+            multipart_ops.len()
+        ));
+        for op in &multipart_ops {
+            head.push_str(&format!("// - {op}\n"));
         }
         head.push('\n');
     }
