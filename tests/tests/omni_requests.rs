@@ -513,7 +513,7 @@ mod multipart {
             content_type: None,
             bytes: value.into_bytes(),
         };
-        // In the schema's order; unset optional parts (`branchName`) are not sent.
+        // In property order; unset optional parts (`branchName`) are not sent.
         assert_eq!(
             seen.parts,
             [

@@ -255,13 +255,11 @@ pub fn generate(root: &Path, sdk: &Sdk) -> Result<Output, CodegenError> {
     let json_params = compat::json_query_params(&doc);
     let timeouts = compat::request_timeouts(&doc);
 
-    let (tokens, mut dropped) =
+    let (tokens, dropped) =
         partial::generate(&doc, &run_progenitor).map_err(|message| CodegenError::Generator {
             path: spec_path.to_owned(),
             message,
         })?;
-    dropped.extend(multipart.dropped);
-    dropped.sort_by(|a, b| (&a.path, &a.method).cmp(&(&b.path, &b.method)));
     let mut file: syn::File = syn::parse2(tokens).map_err(|e| CodegenError::Unparsable {
         path: spec_path.to_owned(),
         message: e.to_string(),
