@@ -1058,6 +1058,43 @@ mod tests {
         assert!(d.pointer("/paths/~1opaque/put/requestBody").is_some());
     }
 
+    /// marimo's `POST /api/files/create`: 3.1's nullable file, lowered first.
+    #[test]
+    fn a_nullable_file_from_3_1_is_a_file() {
+        let mut d = json!({
+            "openapi": "3.1.0",
+            "info": {"title": "t", "version": "1"},
+            "paths": {"/f": {"post": {
+                "operationId": "create",
+                "requestBody": {"content": {"multipart/form-data": {"schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": null, "format": "binary"},
+                        "image": {"type": ["string", "null"], "contentMediaType": "image/png"},
+                        "name": {"type": "string"}
+                    }
+                }}}},
+                "responses": {"204": {"description": "ok"}}
+            }}}
+        });
+        crate::normalize::normalize(&mut d);
+        let out = extract(&mut d);
+        let kinds: Vec<(&str, Kind)> = out.operations[0]
+            .parts
+            .iter()
+            .map(|p| (p.name.as_str(), p.kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("file", Kind::File),
+                ("image", Kind::File),
+                ("name", Kind::Text(Scalar::String))
+            ]
+        );
+        assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+    }
+
     #[test]
     fn names_are_progenitors() {
         assert_eq!(sanitize("uploadsCreate", Case::Snake), "uploads_create");

@@ -834,7 +834,9 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 ///
 /// The content type defaults to the one the API document declares for the part, else
 /// `application/octet-stream`. An invalid content type is reported by the operation's
-/// `send()` as `Error::InvalidRequest` naming the part; nothing is sent.
+/// `send()` as `Error::InvalidRequest` naming the part; nothing is sent. The client's
+/// request timeout (`ClientBuilder::timeout`, 60 s by default) covers the whole upload:
+/// raise it for large files.
 ///
 /// ```
 /// use __CRATE__::FilePart;
