@@ -1,6 +1,7 @@
-//! Rust client for the whole [Omni](https://omni.co) REST API (149 of the 150 operations of
-//! Omni's published OpenAPI document): models, documents, dashboards, schedules, users, and
-//! the jobs — schema refreshes, queries, AI jobs, dashboard downloads — and their status.
+//! Rust client for the whole [Omni](https://omni.co) REST API (all 150 operations of
+//! Omni's published OpenAPI document): models, documents, dashboards, schedules, users,
+//! CSV uploads, and the jobs — schema refreshes, queries, AI jobs, dashboard downloads —
+//! and their status.
 //!
 //! Why this crate instead of hand-rolled `reqwest` calls: the client is generated from the
 //! vendored OpenAPI documents (`specs/omni-openapi.json`, Omni's full document, with the
@@ -31,6 +32,25 @@
 //! - [`Client::get_job_status`]: `GET /v1/jobs/{jobId}/status` (schema refresh jobs)
 //! - [`Client::get_ai_job`]: `GET /v1/ai/jobs/{jobId}`
 //! - [`Client::wait_for_query`]: `GET /v1/query/wait` (long poll for query results)
+//! - [`Client::uploads_create`]: `POST /v1/uploads`, a `multipart/form-data` body: one
+//!   setter per part, the file a [`FilePart`]:
+//!
+//! ```no_run
+//! # async fn run(client: omni_sdk::Client) -> Result<(), Box<dyn std::error::Error>> {
+//! use omni_sdk::FilePart;
+//!
+//! let model_id: uuid::Uuid = "123e4567-e89b-12d3-a456-426614174000".parse()?;
+//! let csv = std::fs::read("users.csv")?;
+//! let upload = client
+//!     .uploads_create()
+//!     .model_id(model_id) // required: without it, send() fails before sending
+//!     .view_name("users")
+//!     .file(FilePart::bytes(csv).file_name("users.csv").content_type("text/csv"))
+//!     .send()
+//!     .await?;
+//! println!("{} rows into {}", upload.row_count, upload.in_db_as_table_name);
+//! # Ok(()) }
+//! ```
 //!
 //! With the `arrow` feature (off by default), `omni_sdk::arrow` decodes the base64 Arrow IPC
 //! `result` of a query into `RecordBatch`es.
@@ -54,7 +74,7 @@ pub mod arrow;
 pub use generated::*;
 pub use runtime::{
     ClientBuilder, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
-    ErrorExt,
+    ErrorExt, FilePart,
 };
 
 /// How this SDK reads its configuration.

@@ -3,7 +3,9 @@
 //! Pipeline per SDK: read the vendored spec and its overlay → apply the overlay →
 //! lower OpenAPI 3.1 to 3.0.3 ([`crate::normalize`]) → generic compatibility fixes
 //! ([`crate::compat`]) → progenitor (builder interface, under `catch_unwind`) → open enums
-//! ([`crate::open_enum`]) → prettyplease → header with the inputs' sha256.
+//! ([`crate::open_enum`]) → prettyplease → header with the inputs' sha256. Multipart
+//! request bodies are taken off before progenitor and added back after it
+//! ([`crate::multipart`]).
 
 use std::path::{Path, PathBuf};
 
@@ -391,6 +393,14 @@ fn generate_from(
             .into_iter()
             .map(|w| format!("{spec_path}: {w}")),
     );
+    // Before progenitor, which cannot generate multipart bodies: they are added back below.
+    let multipart = crate::multipart::extract(&mut doc);
+    warnings.extend(
+        multipart
+            .warnings
+            .iter()
+            .map(|w| format!("{spec_path}: {w}")),
+    );
     let mut notes = Vec::new();
     names::nullable_composed_components(&mut doc, &mut notes);
     names::colliding_schema_names(&mut doc, &mut notes);
@@ -438,6 +448,13 @@ fn generate_from(
         message: e.to_string(),
     })?;
     open_enum::open_string_enums(&mut file);
+    let multipart_ops =
+        crate::multipart::augment(&mut file, &multipart.operations).map_err(|message| {
+            CodegenError::Generator {
+                path: spec_path.to_owned(),
+                message,
+            }
+        })?;
     names::restore_wire_names(&mut file, &wire_renames);
     redact::redact_debug(&mut file, &secrets);
     file.items.push(json_params_item(&json_params));
@@ -457,6 +474,17 @@ fn generate_from(
         ));
         for d in &dropped {
             head.push_str(&format!("// - {d}\n"));
+        }
+        head.push('\n');
+    }
+    if !multipart_ops.is_empty() {
+        head.push_str(&format!(
+            "// Operations with a multipart/form-data body ({}): progenitor generates them without\n\
+             // the body; xtask/src/multipart.rs adds a setter per part to their builders:\n",
+            multipart_ops.len()
+        ));
+        for op in &multipart_ops {
+            head.push_str(&format!("// - {op}\n"));
         }
         head.push('\n');
     }

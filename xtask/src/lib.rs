@@ -27,6 +27,8 @@ pub mod compat;
 #[doc(hidden)]
 pub mod harden;
 #[doc(hidden)]
+pub mod multipart;
+#[doc(hidden)]
 pub mod names;
 #[doc(hidden)]
 pub mod normalize;

@@ -119,6 +119,12 @@ pub fn generate(doc: &Value, run: &Generate<'_>) -> Result<(TokenStream, Vec<Dro
 /// Checks progenitor would assert on, named more clearly than its panic.
 fn precheck(doc: &Value, path: &str, method: &str) -> Option<String> {
     let op = doc.get("paths")?.get(path)?.get(method)?;
+    if let Some(reason) = op
+        .get(crate::multipart::UNSUPPORTED)
+        .and_then(Value::as_str)
+    {
+        return Some(reason.to_owned());
+    }
     let responses = op.get("responses").and_then(Value::as_object)?;
     let success: BTreeSet<String> = responses
         .iter()

@@ -30,7 +30,7 @@ mod runtime;
 pub use generated::*;
 pub use runtime::{
     ClientBuilder, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
-    ErrorExt,
+    ErrorExt, FilePart,
 };
 
 /// How this SDK reads its configuration (from the spec's `servers` and
