@@ -66,30 +66,50 @@
 )]
 #[rustfmt::skip] // formatted by prettyplease in `cargo xtask codegen`
 mod generated;
-mod runtime;
 
 #[cfg(feature = "arrow")]
 pub mod arrow;
 
 pub use generated::*;
-pub use runtime::{
-    ClientBuilder, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
-    ErrorExt, FilePart,
-};
+pub use sdk_runtime::{ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ErrorExt, FilePart};
 
-/// How this SDK reads its configuration.
-const API: runtime::ApiInfo = runtime::ApiInfo {
-    token_var: "OMNI_API_TOKEN",
-    token_required: true,
-    base_url_var: "OMNI_BASE_URL",
-    instance: Some(("OMNI_INSTANCE", INSTANCE_URL)),
-    default_base_url: None,
-    api_key: None,
-    basic_vars: None,
-};
+/// The default `User-Agent`: this crate's name and version.
+pub const DEFAULT_USER_AGENT: &str =
+    concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
+
+/// Configures a [`Client`]: base URL or instance, token, timeouts (the shared runtime's
+/// builder, for Omni). Start it with [`Client::builder`]; `.build()` and `.from_env()`
+/// never panic.
+///
+/// ```
+/// use omni_sdk::ClientInfo; // for baseurl()
+/// let client = omni_sdk::ClientBuilder::default()
+///     .instance("blobsrus")
+///     .bearer_token("not-a-real-token")
+///     .build()?;
+/// assert_eq!(client.baseurl(), "https://blobsrus.omniapp.co/api");
+/// # Ok::<(), omni_sdk::ConfigError>(())
+/// ```
+pub type ClientBuilder = sdk_runtime::ClientBuilder<Client>;
 
 /// The base URL an instance name expands into (Omni's production servers).
 pub const INSTANCE_URL: &str = "https://{instance}.omniapp.co/api";
+
+/// How this SDK reads its configuration: `OMNI_API_TOKEN` (required), and `OMNI_BASE_URL`
+/// or `OMNI_INSTANCE` (which expands to [`INSTANCE_URL`]); `OMNI_BASE_URL` wins when both
+/// are set.
+impl sdk_runtime::GeneratedClient for Client {
+    const API: sdk_runtime::ApiInfo = sdk_runtime::ApiInfo {
+        token_required: true,
+        instance: Some(("OMNI_INSTANCE", INSTANCE_URL)),
+        base_url_hint: "set OMNI_BASE_URL or OMNI_INSTANCE, or call ClientBuilder::base_url or ClientBuilder::instance",
+        ..sdk_runtime::ApiInfo::new("OMNI_API_TOKEN", "OMNI_BASE_URL", DEFAULT_USER_AGENT)
+    };
+
+    fn from_parts(base_url: &str, http: reqwest::Client, inner: sdk_runtime::Inner) -> Self {
+        Client::new_with_client(base_url, http, inner)
+    }
+}
 
 impl Client {
     /// Starts configuring a client; nothing is read from the environment.
@@ -117,41 +137,5 @@ impl Client {
     /// ```
     pub fn from_env() -> Result<Client, ConfigError> {
         ClientBuilder::default().from_env()
-    }
-}
-
-impl ClientBuilder {
-    /// Targets an Omni instance by name: `https://{instance}.omniapp.co/api`. A
-    /// [`base_url`](Self::base_url) takes precedence.
-    ///
-    /// ```
-    /// let builder = omni_sdk::Client::builder().instance("blobsrus");
-    /// ```
-    pub fn instance(mut self, instance: impl Into<String>) -> Self {
-        self.instance = Some((instance.into(), "ClientBuilder::instance"));
-        self
-    }
-
-    /// Fills the settings not given yet from `OMNI_API_TOKEN`, `OMNI_BASE_URL` and
-    /// `OMNI_INSTANCE`, then builds the client.
-    ///
-    /// ```no_run
-    /// // Token from the environment, base URL from the code.
-    /// let client = omni_sdk::Client::builder().base_url("http://127.0.0.1:8080/api").from_env()?;
-    /// # Ok::<(), omni_sdk::ConfigError>(())
-    /// ```
-    pub fn from_env(self) -> Result<Client, ConfigError> {
-        self.with_env(&API)?.build()
-    }
-
-    /// Validates the settings and builds the client. Fails with a [`ConfigError`] naming
-    /// the setting at fault; never panics.
-    ///
-    /// ```
-    /// let err = omni_sdk::Client::builder().bearer_token("t").build().unwrap_err();
-    /// assert!(err.to_string().contains("OMNI_BASE_URL"));
-    /// ```
-    pub fn build(self) -> Result<Client, ConfigError> {
-        self.build_for(&API)
     }
 }

@@ -11,29 +11,7 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
-    ///An error body as servers actually send it. Every field is optional and loosely typed: APIs answer `{error, message}`, `{detail, status}`, FastAPI validation lists in `detail`, or a non-JSON body, which the client wraps as `{"message": <text>}`. Use `ApiError::text()` for the human-readable part. Any other field is kept in `extra` (e.g. the `remaining_job_ids` of a timeout).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct ApiError {
-        ///Error detail: a string, or (FastAPI) a list of validation errors.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub detail: ::std::option::Option<::serde_json::Value>,
-        ///Error code or short error text, when the server sends one.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub error: ::std::option::Option<::serde_json::Value>,
-        ///Detailed error description, or the raw body of a non-JSON error response.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub message: ::std::option::Option<::serde_json::Value>,
-        ///The HTTP status as the server repeated it in the body.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub status: ::std::option::Option<::serde_json::Value>,
-        #[serde(flatten)]
-        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    }
-    impl ApiError {
-        pub fn builder() -> builder::ApiError {
-            Default::default()
-        }
-    }
+    pub use ::sdk_runtime::ApiError;
     ///`HttpValidationError`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct HttpValidationError {
@@ -109,129 +87,6 @@ pub mod types {
     }
     /// Types for composing complex structures.
     pub mod builder {
-        #[derive(Clone, Debug)]
-        pub struct ApiError {
-            detail: ::std::result::Result<
-                ::std::option::Option<::serde_json::Value>,
-                ::std::string::String,
-            >,
-            error: ::std::result::Result<
-                ::std::option::Option<::serde_json::Value>,
-                ::std::string::String,
-            >,
-            message: ::std::result::Result<
-                ::std::option::Option<::serde_json::Value>,
-                ::std::string::String,
-            >,
-            status: ::std::result::Result<
-                ::std::option::Option<::serde_json::Value>,
-                ::std::string::String,
-            >,
-            extra: ::std::result::Result<
-                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for ApiError {
-            fn default() -> Self {
-                Self {
-                    detail: Ok(Default::default()),
-                    error: Ok(Default::default()),
-                    message: Ok(Default::default()),
-                    status: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
-                }
-            }
-        }
-        impl ApiError {
-            pub fn detail<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.detail = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for detail: {e}")
-                    });
-                self
-            }
-            pub fn error<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.error = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for error: {e}")
-                    });
-                self
-            }
-            pub fn message<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.message = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for message: {e}")
-                    });
-                self
-            }
-            pub fn status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.status = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for status: {e}")
-                    });
-                self
-            }
-            pub fn extra<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.extra = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for extra: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<ApiError> for super::ApiError {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: ApiError,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    detail: value.detail?,
-                    error: value.error?,
-                    message: value.message?,
-                    status: value.status?,
-                    extra: value.extra?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::ApiError> for ApiError {
-            fn from(value: super::ApiError) -> Self {
-                Self {
-                    detail: Ok(value.detail),
-                    error: Ok(value.error),
-                    message: Ok(value.message),
-                    status: Ok(value.status),
-                    extra: Ok(value.extra),
-                }
-            }
-        }
         #[derive(Clone, Debug)]
         pub struct HttpValidationError {
             detail: ::std::result::Result<
@@ -629,7 +484,7 @@ Version: v1*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
-    pub(crate) inner: crate::runtime::Inner,
+    pub(crate) inner: ::sdk_runtime::Inner,
 }
 impl Client {
     /// Create a new client.
@@ -637,7 +492,7 @@ impl Client {
     /// `baseurl` is the base URL provided to the internal
     /// `reqwest::Client`, and should include a scheme and hostname,
     /// as well as port and a path stem if applicable.
-    pub fn new(baseurl: &str, inner: crate::runtime::Inner) -> Self {
+    pub fn new(baseurl: &str, inner: ::sdk_runtime::Inner) -> Self {
         #[cfg(not(target_arch = "wasm32"))]
         let client = {
             let dur = ::std::time::Duration::from_secs(15u64);
@@ -656,7 +511,7 @@ impl Client {
     pub fn new_with_client(
         baseurl: &str,
         client: reqwest::Client,
-        inner: crate::runtime::Inner,
+        inner: ::sdk_runtime::Inner,
     ) -> Self {
         Self {
             baseurl: baseurl.to_string(),
@@ -665,7 +520,7 @@ impl Client {
         }
     }
 }
-impl ClientInfo<crate::runtime::Inner> for Client {
+impl ClientInfo<::sdk_runtime::Inner> for Client {
     fn api_version() -> &'static str {
         "v1"
     }
@@ -675,7 +530,7 @@ impl ClientInfo<crate::runtime::Inner> for Client {
     fn client(&self) -> &reqwest::Client {
         &self.client
     }
-    fn inner(&self) -> &crate::runtime::Inner {
+    fn inner(&self) -> &::sdk_runtime::Inner {
         &self.inner
     }
 }
@@ -683,7 +538,7 @@ const _: () = {
     #[allow(dead_code)]
     fn assert_client_hooks()
     where
-        Client: ClientHooks<crate::runtime::Inner>,
+        Client: ClientHooks<::sdk_runtime::Inner>,
     {}
 };
 impl Client {
@@ -739,7 +594,10 @@ pub mod builder {
         ///Sends a `GET` request to `/v1/jobs/{job_id}`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::JobStatusResponse>, Error<types::ApiError>> {
+        ) -> Result<
+            ResponseValue<types::JobStatusResponse>,
+            Error<::sdk_runtime::ApiError>,
+        > {
             let Self { client, job_id } = self;
             let job_id = job_id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -801,3 +659,44 @@ pub(crate) const JSON_QUERY_PARAMS: &[(&str, &str, bool)] = &[];
 /// Per-operation request timeouts in seconds (`x-sdk-timeout-seconds`), overriding
 /// the client's: `(operation id, seconds)`. Read by the runtime's request hook.
 pub(crate) const REQUEST_TIMEOUTS: &[(&str, u64)] = &[];
+impl ::progenitor_client::ClientHooks<::sdk_runtime::Inner> for Client {
+    async fn pre<E>(
+        &self,
+        request: &mut ::reqwest::Request,
+        info: &::progenitor_client::OperationInfo,
+    ) -> ::std::result::Result<(), Error<E>> {
+        let tables = ::sdk_runtime::OperationTables {
+            json_query_params: JSON_QUERY_PARAMS,
+            request_timeouts: REQUEST_TIMEOUTS,
+            request_body_media_types: &[],
+        };
+        ::sdk_runtime::hooks::pre(
+            ::progenitor_client::ClientInfo::inner(self),
+            request,
+            info,
+            &tables,
+        );
+        Ok(())
+    }
+    async fn exec(
+        &self,
+        request: ::reqwest::Request,
+        _info: &::progenitor_client::OperationInfo,
+    ) -> ::reqwest::Result<::reqwest::Response> {
+        ::sdk_runtime::hooks::exec(
+                ::progenitor_client::ClientInfo::inner(self),
+                ::progenitor_client::ClientInfo::client(self),
+                request,
+            )
+            .await
+    }
+}
+impl Client {
+    /// A number that is the same for every client of this process that sends the
+    /// same credentials to the same base URL, and differs otherwise; rate limits
+    /// are per credential, and code that paces requests (`poll-helpers`' shared
+    /// budgets) keys on it. See `sdk_runtime::Inner::credential_key`.
+    pub fn credential_key(&self) -> u64 {
+        ::progenitor_client::ClientInfo::inner(self).credential_key()
+    }
+}

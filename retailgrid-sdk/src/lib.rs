@@ -38,25 +38,43 @@
 )]
 #[rustfmt::skip] // formatted by prettyplease in `cargo xtask codegen`
 mod generated;
-mod runtime;
 
 pub use generated::*;
-pub use runtime::{
-    ClientBuilder, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
-    ErrorExt, FilePart,
-};
+pub use sdk_runtime::{ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ErrorExt, FilePart};
 
-/// How this SDK reads its configuration. The spec declares no security scheme, so the
-/// token is optional and sent as a bearer token when set.
-const API: runtime::ApiInfo = runtime::ApiInfo {
-    token_var: "RETAILGRID_API_TOKEN",
-    token_required: false,
-    base_url_var: "RETAILGRID_BASE_URL",
-    instance: None,
-    default_base_url: None,
-    api_key: None,
-    basic_vars: None,
-};
+/// The default `User-Agent`: this crate's name and version.
+pub const DEFAULT_USER_AGENT: &str =
+    concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
+
+/// Configures a [`Client`]: base URL, token, timeouts (the shared runtime's builder, for
+/// Retailgrid). Start it with [`Client::builder`]; `.build()` and `.from_env()` never
+/// panic.
+///
+/// ```
+/// let client = retailgrid_sdk::ClientBuilder::default()
+///     .base_url("https://api.retailgrid.example")
+///     .build()?;
+/// # Ok::<(), retailgrid_sdk::ConfigError>(())
+/// ```
+pub type ClientBuilder = sdk_runtime::ClientBuilder<Client>;
+
+/// How this SDK reads its configuration: `RETAILGRID_BASE_URL`, and
+/// `RETAILGRID_API_TOKEN` when the deployment needs one (the spec declares no security
+/// scheme, so the token is optional and sent as a bearer token when set).
+impl sdk_runtime::GeneratedClient for Client {
+    const API: sdk_runtime::ApiInfo = sdk_runtime::ApiInfo {
+        base_url_hint: "set it in the environment (in code: ClientBuilder::base_url)",
+        ..sdk_runtime::ApiInfo::new(
+            "RETAILGRID_API_TOKEN",
+            "RETAILGRID_BASE_URL",
+            DEFAULT_USER_AGENT,
+        )
+    };
+
+    fn from_parts(base_url: &str, http: reqwest::Client, inner: sdk_runtime::Inner) -> Self {
+        Client::new_with_client(base_url, http, inner)
+    }
+}
 
 impl Client {
     /// Starts configuring a client; nothing is read from the environment.
@@ -81,29 +99,5 @@ impl Client {
     /// ```
     pub fn from_env() -> Result<Client, ConfigError> {
         ClientBuilder::default().from_env()
-    }
-}
-
-impl ClientBuilder {
-    /// Fills the settings not given yet from `RETAILGRID_BASE_URL` and
-    /// `RETAILGRID_API_TOKEN`, then builds the client.
-    ///
-    /// ```no_run
-    /// let client = retailgrid_sdk::Client::builder().from_env()?;
-    /// # Ok::<(), retailgrid_sdk::ConfigError>(())
-    /// ```
-    pub fn from_env(self) -> Result<Client, ConfigError> {
-        self.with_env(&API)?.build()
-    }
-
-    /// Validates the settings and builds the client. Fails with a [`ConfigError`] naming
-    /// the setting at fault; never panics.
-    ///
-    /// ```
-    /// let err = retailgrid_sdk::Client::builder().build().unwrap_err();
-    /// assert!(err.to_string().contains("RETAILGRID_BASE_URL"));
-    /// ```
-    pub fn build(self) -> Result<Client, ConfigError> {
-        self.build_for(&API)
     }
 }

@@ -296,7 +296,7 @@ fn crate_files(name: &str, spec_rel: &str, doc: &Value) -> Vec<(&'static str, St
             } else {
                 header_or_query.clone()
             };
-            format!("Some((runtime::ApiKeyIn::{variant}({key_name:?}), \"{prefix}_API_KEY\"))")
+            format!("Some((sdk_runtime::ApiKeyIn::{variant}({key_name:?}), \"{prefix}_API_KEY\"))")
         }
         None => "None".to_owned(),
     };

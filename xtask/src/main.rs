@@ -10,7 +10,7 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  codegen            regenerate <sdk>/src/generated.rs and runtime.rs from specs/, then
+  codegen            regenerate <sdk>/src/generated.rs from specs/, then
                      `cargo check` them (scratch target/xtask-verify) and repair or drop
                      what does not compile before writing anything
   codegen --no-verify

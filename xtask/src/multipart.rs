@@ -592,8 +592,8 @@ fn value_type(part: &Part) -> TokenStream {
             let t = s.rust_type();
             quote!(::std::vec::Vec<#t>)
         }
-        Kind::File => quote!(crate::runtime::FilePart),
-        Kind::Files => quote!(::std::vec::Vec<crate::runtime::FilePart>),
+        Kind::File => quote!(::sdk_runtime::FilePart),
+        Kind::Files => quote!(::std::vec::Vec<::sdk_runtime::FilePart>),
         Kind::Json => quote!(::serde_json::Value),
     }
 }
@@ -761,7 +761,7 @@ fn form_statements(op: &Operation) -> TokenStream {
             Kind::Json => quote! {
                 multipart_body = multipart_body.part(
                     #name,
-                    crate::runtime::json_part(#name, &#value, #content_type)
+                    ::sdk_runtime::json_part(#name, &#value, #content_type)
                         .map_err(Error::InvalidRequest)?,
                 );
             },
@@ -817,7 +817,7 @@ fn setter(part: &Part, snake: &str) -> Result<syn::ImplItem, String> {
             };
             quote! {
                 #[doc = #doc]
-                pub fn #setter(mut self, value: crate::runtime::FilePart) -> Self {
+                pub fn #setter(mut self, value: ::sdk_runtime::FilePart) -> Self {
                     self.#field = #value;
                     self
                 }
@@ -834,7 +834,7 @@ fn setter(part: &Part, snake: &str) -> Result<syn::ImplItem, String> {
                 #[doc = #doc]
                 pub fn #setter<V>(mut self, value: V) -> Self
                 where
-                    V: ::std::iter::IntoIterator<Item = crate::runtime::FilePart>,
+                    V: ::std::iter::IntoIterator<Item = ::sdk_runtime::FilePart>,
                 {
                     self.#field = #value;
                     self
@@ -1148,7 +1148,7 @@ mod tests {
             "// - uploadFile (POST /files/{id}): parts data (text, required), image (file), labels (text, repeated)",
         );
         has("pub fn data<V>(mut self, value: V) -> Self");
-        has("pub fn image(mut self, value: crate::runtime::FilePart) -> Self");
+        has("pub fn image(mut self, value: ::sdk_runtime::FilePart) -> Self");
         has("V: std::convert::TryInto<::std::vec::Vec<::std::string::String>>");
         has(".multipart(multipart_body)");
         has("value.into_part(\"image\", None)");

@@ -257,17 +257,35 @@ fn workspace_manifest(
         .and_then(|k| text[k..].find('[').map(|i| k + i + 1));
     let end = start.and_then(|s| text[s..].find(']').map(|i| s + i));
     match (start, end) {
-        (Some(s), Some(e)) => Ok(format!(
-            "{}{}{}",
-            &text[..s],
-            members.join(", "),
-            &text[e..]
+        (Some(s), Some(e)) => Ok(absolute_paths(
+            &format!("{}{}{}", &text[..s], members.join(", "), &text[e..]),
+            workspace_root,
         )),
         _ => Err(VerifyError::Scratch {
             path: path.display().to_string(),
             reason: "no `members = [...]` list in [workspace]".to_owned(),
         }),
     }
+}
+
+/// `path = "sdk-runtime"` in the manifest → `path = "<workspace root>/sdk-runtime"`, so
+/// the scratch workspace uses the workspace's own path dependencies (the shared runtime).
+pub fn absolute_paths(manifest: &str, workspace_root: &Path) -> String {
+    let root =
+        std::fs::canonicalize(workspace_root).unwrap_or_else(|_| workspace_root.to_path_buf());
+    let mut out = String::with_capacity(manifest.len());
+    let mut rest = manifest;
+    while let Some(i) = rest.find("path = \"") {
+        let (before, after) = rest.split_at(i + "path = \"".len());
+        out.push_str(before);
+        if !after.starts_with('/') {
+            out.push_str(&root.display().to_string());
+            out.push('/');
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Copies `from` to `to` (skipping `target/`), touching only files whose bytes differ, so

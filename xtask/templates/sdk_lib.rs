@@ -25,25 +25,33 @@
 )]
 #[rustfmt::skip] // formatted by prettyplease in `cargo xtask codegen`
 mod generated;
-mod runtime;
 
 pub use generated::*;
-pub use runtime::{
-    ClientBuilder, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT,
-    ErrorExt, FilePart,
-};
+pub use sdk_runtime::{ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ErrorExt, FilePart};
+
+/// The default `User-Agent`: this crate's name and version.
+pub const DEFAULT_USER_AGENT: &str =
+    concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
+
+/// Configures a [`Client`]: base URL, credentials, timeouts (the shared runtime's builder,
+/// for this API).
+pub type ClientBuilder = sdk_runtime::ClientBuilder<Client>;
 
 /// How this SDK reads its configuration (from the spec's `servers` and
 /// `securitySchemes`).
-const API: runtime::ApiInfo = runtime::ApiInfo {
-    token_var: "__PREFIX___API_TOKEN",
-    token_required: false,
-    base_url_var: "__PREFIX___BASE_URL",
-    instance: None,
-    default_base_url: __DEFAULT_BASE_URL__,
-    api_key: __API_KEY__,
-    basic_vars: __BASIC__,
-};
+impl sdk_runtime::GeneratedClient for Client {
+    const API: sdk_runtime::ApiInfo = sdk_runtime::ApiInfo {
+        default_base_url: __DEFAULT_BASE_URL__,
+        api_key: __API_KEY__,
+        basic_vars: __BASIC__,
+        base_url_hint: "set __PREFIX___BASE_URL, or call ClientBuilder::base_url",
+        ..sdk_runtime::ApiInfo::new("__PREFIX___API_TOKEN", "__PREFIX___BASE_URL", DEFAULT_USER_AGENT)
+    };
+
+    fn from_parts(base_url: &str, http: reqwest::Client, inner: sdk_runtime::Inner) -> Self {
+        Client::new_with_client(base_url, http, inner)
+    }
+}
 
 impl Client {
     /// Starts configuring a client; nothing is read from the environment.
@@ -63,29 +71,5 @@ impl Client {
     /// ```
     pub fn from_env() -> Result<Client, ConfigError> {
         ClientBuilder::default().from_env()
-    }
-}
-
-impl ClientBuilder {
-    /// Fills the settings not given yet from the environment, then builds the client.
-    ///
-    /// ```no_run
-    /// let client = __CRATE_IDENT__::Client::builder().from_env()?;
-    /// # Ok::<(), __CRATE_IDENT__::ConfigError>(())
-    /// ```
-    pub fn from_env(self) -> Result<Client, ConfigError> {
-        self.with_env(&API)?.build()
-    }
-
-    /// Validates the settings and builds the client; never panics.
-    ///
-    /// ```
-    /// let client = __CRATE_IDENT__::Client::builder()
-    ///     .base_url("https://api.example.test")
-    ///     .build()?;
-    /// # Ok::<(), __CRATE_IDENT__::ConfigError>(())
-    /// ```
-    pub fn build(self) -> Result<Client, ConfigError> {
-        self.build_for(&API)
     }
 }

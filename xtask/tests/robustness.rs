@@ -31,7 +31,7 @@ use serde_json::{Value, json};
 // Scratch workspaces and runs
 // ---------------------------------------------------------------------------------------
 
-const FILES: [&str; 10] = [
+const FILES: [&str; 8] = [
     "specs/sdks.toml",
     "specs/omni-openapi.json",
     "specs/omni.yaml",
@@ -39,16 +39,12 @@ const FILES: [&str; 10] = [
     "specs/retailgrid.yaml",
     "specs/retailgrid.overlay.yaml",
     "omni-sdk/src/generated.rs",
-    "omni-sdk/src/runtime.rs",
     "retailgrid-sdk/src/generated.rs",
-    "retailgrid-sdk/src/runtime.rs",
 ];
 
-const GENERATED: [&str; 4] = [
+const GENERATED: [&str; 2] = [
     "omni-sdk/src/generated.rs",
-    "omni-sdk/src/runtime.rs",
     "retailgrid-sdk/src/generated.rs",
-    "retailgrid-sdk/src/runtime.rs",
 ];
 
 /// Longest a single run may take before the case fails as a hang.
@@ -134,10 +130,11 @@ fn generated(root: &Path) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Runs `xtask codegen --root <root>`, killing it (and failing) after [`RUN_LIMIT`].
+/// Runs `xtask codegen --no-verify --root <root>` (the scratch copy has no crates to
+/// compile), killing it (and failing) after [`RUN_LIMIT`].
 fn codegen(root: &Path) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .arg("codegen")
+        .args(["codegen", "--no-verify"])
         .arg("--root")
         .arg(root)
         .stdout(Stdio::piped())

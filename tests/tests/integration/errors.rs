@@ -417,7 +417,6 @@ async fn connection_refused_has_no_status() {
 
 mod retailgrid {
     use super::*;
-    use retailgrid_sdk::ErrorExt as _;
     use retailgrid_sdk::types::ValidationError;
 
     async fn retailgrid_error(

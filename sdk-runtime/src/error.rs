@@ -1,0 +1,165 @@
+//! Errors as callers read them: the one error body every generated client decodes, and
+//! [`ErrorExt`] over progenitor's `Error`.
+
+use std::time::{Duration, SystemTime};
+
+use progenitor_client::Error;
+use reqwest::header::{self, HeaderMap};
+
+use crate::hooks::error_text;
+
+/// An error body as servers actually send it. Every field is optional and loosely typed:
+/// APIs answer `{error, message}`, `{detail, status}`, FastAPI validation lists in
+/// `detail`, or a non-JSON body, which the client wraps as `{"message": <text>}`. Use
+/// [`ApiError::text`] for the human-readable part. Any other field is kept in `extra`
+/// (e.g. the `remaining_job_ids` of a timeout).
+///
+/// Why one type for every API: the generator makes every 4xx/5xx response of every
+/// operation decode into it (progenitor allows one error type per operation, and real
+/// servers rarely send what their documents declare), so code that handles errors — such
+/// as `poll-helpers` — works with any generated client.
+///
+/// ```
+/// let e: sdk_runtime::ApiError = serde_json::from_str(r#"{"error": "Not found", "job": 1}"#)?;
+/// assert_eq!(e.extra["job"], 1);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(serde::Deserialize, serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct ApiError {
+    /// Error detail: a string, or (FastAPI) a list of validation errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<serde_json::Value>,
+    /// Error code or short error text, when the server sends one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<serde_json::Value>,
+    /// Detailed error description, or the raw body of a non-JSON error response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<serde_json::Value>,
+    /// The HTTP status as the server repeated it in the body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<serde_json::Value>,
+    /// Every other field of the body.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ApiError {
+    /// The human-readable text of the error: `message`, else `detail`, else `error`
+    /// (strings as they are, other JSON values rendered as JSON). `None` if the body had
+    /// none of them.
+    ///
+    /// ```
+    /// let e: sdk_runtime::ApiError =
+    ///     serde_json::from_str(r#"{"detail": "Job with id 1 does not exist", "status": 404}"#)?;
+    /// assert_eq!(e.text().as_deref(), Some("Job with id 1 does not exist"));
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn text(&self) -> Option<String> {
+        [&self.message, &self.detail, &self.error]
+            .into_iter()
+            .flatten()
+            .find(|v| !v.is_null())
+            .map(|v| match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+    }
+}
+
+/// What a caller needs from any failed request: the HTTP status, how long the server
+/// asked us to wait, and the server's message.
+///
+/// ```
+/// use sdk_runtime::ErrorExt;
+/// # fn f(err: progenitor_client::Error<sdk_runtime::ApiError>) {
+/// if err.http_status() == Some(429) {
+///     let wait = err.retry_after().unwrap_or(std::time::Duration::from_secs(1));
+///     eprintln!("rate limited ({}), retrying in {wait:?}", err.message());
+/// }
+/// # }
+/// ```
+pub trait ErrorExt {
+    /// The HTTP status of the response, if there was one.
+    fn http_status(&self) -> Option<u16>;
+    /// The server's `Retry-After` (delta-seconds or HTTP-date) or `retry-after-ms`.
+    fn retry_after(&self) -> Option<Duration>;
+    /// The response headers, if there was a response.
+    fn response_headers(&self) -> Option<&HeaderMap>;
+    /// The server's message, or a description of what failed.
+    fn message(&self) -> String;
+}
+
+impl ErrorExt for Error<ApiError> {
+    fn http_status(&self) -> Option<u16> {
+        self.status().map(|s| s.as_u16())
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        self.response_headers().and_then(retry_after)
+    }
+
+    fn response_headers(&self) -> Option<&HeaderMap> {
+        match self {
+            Error::ErrorResponse(rv) => Some(rv.headers()),
+            Error::UnexpectedResponse(r) => Some(r.headers()),
+            _ => None,
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Error::ErrorResponse(rv) => rv.text().unwrap_or_else(|| {
+                rv.status()
+                    .canonical_reason()
+                    .unwrap_or("error response")
+                    .to_owned()
+            }),
+            Error::UnexpectedResponse(r) => format!("unexpected response status {}", r.status()),
+            Error::InvalidResponsePayload(body, e) => format!(
+                "response body is not the expected JSON ({e}): {}",
+                error_text(body, reqwest::StatusCode::OK)
+            ),
+            Error::CommunicationError(e) => format!("request failed: {}", error_chain(e)),
+            Error::ResponseBodyError(e) => {
+                format!("reading the response failed: {}", error_chain(e))
+            }
+            Error::InvalidUpgrade(e) => format!("connection upgrade failed: {}", error_chain(e)),
+            Error::InvalidRequest(s) => format!("invalid request: {s}"),
+            Error::Custom(s) => s.clone(),
+        }
+    }
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+/// Parses `retry-after-ms`, then `Retry-After` as delta-seconds or an HTTP-date.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    if let Some(ms) = headers
+        .get("retry-after-ms")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .and_then(|ms| Duration::try_from_secs_f64(ms / 1000.0).ok())
+    {
+        return Some(ms);
+    }
+    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let at = SystemTime::UNIX_EPOCH
+        .checked_add(Duration::from_secs(u64::try_from(date.timestamp()).ok()?))?;
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}

@@ -1,0 +1,265 @@
+//! The request hooks every generated client runs: credentials in the query, JSON-array
+//! query parameters, per-operation timeouts and media types, and error bodies made JSON.
+
+use std::time::Duration;
+
+use progenitor_client::OperationInfo;
+use reqwest::header::{self, HeaderValue};
+
+use crate::config::Token;
+
+/// Longest error body kept as a message, in bytes (HTML error pages can be large).
+const MAX_ERROR_TEXT: usize = 2048;
+
+/// Per-client state the request hooks need; every generated `Client` carries one (it is
+/// progenitor's "inner type"). Its `Debug` output never shows a credential.
+///
+/// ```
+/// let inner = sdk_runtime::Inner::default();
+/// assert_eq!(inner.credential_key(), 0);
+/// ```
+#[derive(Clone, Default)]
+pub struct Inner {
+    pub(crate) query_key: Option<(&'static str, Token)>,
+    pub(crate) credential_key: u64,
+}
+
+impl Inner {
+    /// A number that is the same for every client of this process that sends the same
+    /// credentials to the same base URL, and differs (but for a 64-bit hash collision)
+    /// otherwise.
+    ///
+    /// Why: rate limits are per credential, not per client object. A process that builds
+    /// several clients with one token shares one limit, and code that paces requests (such
+    /// as `poll-helpers`' shared rate budgets) needs a key for "the same credential". The
+    /// hash is keyed with a random per-process secret: it reveals nothing about the
+    /// credential and means nothing outside this process. Generated clients expose it as
+    /// `Client::credential_key()`.
+    ///
+    /// ```
+    /// assert_eq!(sdk_runtime::Inner::default().credential_key(), 0);
+    /// ```
+    pub fn credential_key(&self) -> u64 {
+        self.credential_key
+    }
+}
+
+/// What the generator knows per operation and the hooks apply: tables emitted into each
+/// generated file, keyed by operationId.
+///
+/// ```
+/// let none = sdk_runtime::OperationTables::EMPTY;
+/// assert!(none.request_timeouts.is_empty());
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct OperationTables {
+    /// `(operation, parameter, required)`: array query parameters sent as one JSON array.
+    pub json_query_params: &'static [(&'static str, &'static str, bool)],
+    /// `(operation, seconds)`: a request timeout other than the client's (long polls).
+    pub request_timeouts: &'static [(&'static str, u64)],
+    /// `(operation, media type)`: the `Content-Type` a body generated as JSON, text or
+    /// bytes is declared with (`application/merge-patch+json`, `application/xml`, ...).
+    pub request_body_media_types: &'static [(&'static str, &'static str)],
+}
+
+impl OperationTables {
+    /// No per-operation behaviour.
+    pub const EMPTY: OperationTables = OperationTables {
+        json_query_params: &[],
+        request_timeouts: &[],
+        request_body_media_types: &[],
+    };
+}
+
+/// The `pre` hook of every generated client: drops progenitor's `api-version` header, adds
+/// an API key that goes in the query, re-encodes JSON-array query parameters, and applies
+/// the per-operation timeout and body media type.
+///
+/// ```
+/// # let info = progenitor_client::OperationInfo { operation_id: "op" };
+/// let mut request = reqwest::Request::new(reqwest::Method::GET, "http://h/x?ids=a&ids=b".parse().unwrap());
+/// let tables = sdk_runtime::OperationTables {
+///     json_query_params: &[("op", "ids", true)],
+///     ..sdk_runtime::OperationTables::EMPTY
+/// };
+/// sdk_runtime::hooks::pre(&sdk_runtime::Inner::default(), &mut request, &info, &tables);
+/// assert_eq!(request.url().query(), Some("ids=%5B%22a%22%2C%22b%22%5D"));
+/// ```
+pub fn pre(
+    inner: &Inner,
+    request: &mut reqwest::Request,
+    info: &OperationInfo,
+    tables: &OperationTables,
+) {
+    // Progenitor always sends `api-version: <info.version>`; no API we know documents it.
+    request.headers_mut().remove("api-version");
+    if let Some((name, Token(key))) = &inner.query_key {
+        request.url_mut().query_pairs_mut().append_pair(name, key);
+    }
+    for (operation, name, required) in tables.json_query_params {
+        if *operation == info.operation_id {
+            encode_json_query(request.url_mut(), name, *required);
+        }
+    }
+    // Long polls: the server holds the request open longer than an ordinary one.
+    for (operation, seconds) in tables.request_timeouts {
+        if *operation == info.operation_id {
+            *request.timeout_mut() = Some(Duration::from_secs(*seconds));
+        }
+    }
+    // Bodies generated as JSON, text or bytes but declared with another media type: send
+    // the declared one.
+    for (operation, media_type) in tables.request_body_media_types {
+        if *operation == info.operation_id
+            && let Ok(value) = HeaderValue::from_str(media_type)
+        {
+            request.headers_mut().insert(header::CONTENT_TYPE, value);
+        }
+    }
+}
+
+/// The `exec` hook of every generated client: sends the request, strips URLs from errors
+/// when an API key travels in the query, and makes every 4xx/5xx body a JSON object (an
+/// empty, HTML or text body becomes `{"message": <text>}`, status and headers kept).
+///
+/// ```no_run
+/// # async fn f() -> reqwest::Result<()> {
+/// let request = reqwest::Request::new(reqwest::Method::GET, "http://127.0.0.1:1/x".parse().unwrap());
+/// let response = sdk_runtime::hooks::exec(&sdk_runtime::Inner::default(), &reqwest::Client::new(), request).await?;
+/// # Ok(()) }
+/// ```
+pub async fn exec(
+    inner: &Inner,
+    client: &reqwest::Client,
+    request: reqwest::Request,
+) -> reqwest::Result<reqwest::Response> {
+    let has_query_key = inner.query_key.is_some();
+    // With a key in the query, an error's URL would show it: strip URLs from errors.
+    let strip = |e: reqwest::Error| if has_query_key { e.without_url() } else { e };
+    let response = client.execute(request).await.map_err(strip)?;
+    json_error_body(response).await.map_err(strip)
+}
+
+/// Keyed hash of what identifies a credential: the base URL and every secret sent.
+pub(crate) fn credential_key(base_url: &str, secrets: &[&[u8]]) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    static KEY: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+        std::sync::OnceLock::new();
+    let mut hasher = KEY
+        .get_or_init(std::collections::hash_map::RandomState::new)
+        .build_hasher();
+    base_url.trim_end_matches('/').hash(&mut hasher);
+    for secret in secrets {
+        secret.hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field(
+                "query_key",
+                &self
+                    .query_key
+                    .as_ref()
+                    .map(|(name, _)| (name, "<redacted>")),
+            )
+            .finish()
+    }
+}
+
+/// Replaces the repeated `name=a&name=b` keys progenitor writes for an array with one
+/// `name=["a","b"]` (percent-encoded), at the position of the first one. An empty array
+/// writes no keys at all: for a `required` parameter, `name=[]` is sent instead.
+pub(crate) fn encode_json_query(url: &mut reqwest::Url, name: &str, required: bool) {
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let values: Vec<&str> = pairs
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .collect();
+    if values.is_empty() {
+        if required {
+            url.query_pairs_mut().append_pair(name, "[]");
+        }
+        return;
+    }
+    let json = serde_json::Value::from(values).to_string();
+    let mut written = false;
+    let mut query = url.query_pairs_mut();
+    query.clear();
+    for (k, v) in &pairs {
+        if k != name {
+            query.append_pair(k, v);
+        } else if !written {
+            query.append_pair(name, &json);
+            written = true;
+        }
+    }
+}
+
+/// Makes every 4xx/5xx body a JSON object so that it decodes into [`crate::ApiError`]: a body that
+/// is empty, HTML, plain text or a JSON non-object becomes `{"message": <text>}`. Status,
+/// headers (`Retry-After` among them) and URL are kept.
+pub(crate) async fn json_error_body(
+    response: reqwest::Response,
+) -> reqwest::Result<reqwest::Response> {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return Ok(response);
+    }
+    let version = response.version();
+    let url = response.url().clone();
+    let mut headers = response.headers().clone();
+    let body = response.bytes().await?;
+    let parsed = serde_json::from_slice::<serde_json::Value>(&body).ok();
+    let body = match parsed {
+        Some(serde_json::Value::Object(_)) => body,
+        other => {
+            let message = match other {
+                Some(serde_json::Value::String(s)) => s,
+                Some(serde_json::Value::Null) | None => error_text(&body, status),
+                Some(value) => value.to_string(),
+            };
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            serde_json::json!({ "message": message }).to_string().into()
+        }
+    };
+    headers.remove(header::CONTENT_LENGTH);
+    headers.remove(header::CONTENT_ENCODING);
+    headers.remove(header::TRANSFER_ENCODING);
+    use reqwest::ResponseBuilderExt;
+    let mut builder = http::Response::builder()
+        .status(status)
+        .version(version)
+        .url(url);
+    if let Some(h) = builder.headers_mut() {
+        *h = headers;
+    }
+    // Status and version come from a response, so the builder cannot fail; if it ever
+    // did, a bare response with the same body is still better than an error.
+    let rebuilt = builder
+        .body(body.clone())
+        .unwrap_or_else(|_| http::Response::new(body));
+    Ok(reqwest::Response::from(rebuilt))
+}
+
+pub(crate) fn error_text(body: &[u8], status: reqwest::StatusCode) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return status
+            .canonical_reason()
+            .unwrap_or("error response with an empty body")
+            .to_owned();
+    }
+    let mut end = text.len().min(MAX_ERROR_TEXT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
