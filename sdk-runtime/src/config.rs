@@ -312,3 +312,49 @@ pub(crate) fn redact_userinfo(raw: &str) -> String {
         None => format!("{without_query}{suffix}"),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_and_queries_in_refused_urls_are_redacted() {
+        assert_eq!(
+            redact_userinfo("https://user:pw@h/x?key=v"),
+            "https://<redacted>@h/x?<redacted>"
+        );
+        assert_eq!(redact_userinfo("https://h/x"), "https://h/x");
+    }
+
+    #[test]
+    fn base64_matches_rfc_4648() {
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("user:pw", "dXNlcjpwdw=="),
+        ] {
+            assert_eq!(base64_encode(input.as_bytes()), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn instances_must_be_host_labels() {
+        assert!(validate_instance("blobs-r-us", "t").is_ok());
+        for bad in ["", "-a", "a-", "a.b", "a b"] {
+            assert!(validate_instance(bad, "t").is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn tokens_are_sensitive_and_never_shown() {
+        let value = auth_header(" t0k ", "test").unwrap();
+        assert!(value.is_sensitive());
+        assert_eq!(value, "Bearer t0k");
+        let err = auth_header("bad\ntoken", "test").unwrap_err().to_string();
+        assert!(!err.contains("token\n") && !err.contains("bad"), "{err}");
+        assert_eq!(format!("{:?}", Token("secret".into())), "Token(<redacted>)");
+    }
+}

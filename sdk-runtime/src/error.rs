@@ -163,3 +163,56 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
             .unwrap_or(Duration::ZERO),
     )
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn retry_after_reads_ms_seconds_and_dates() {
+        assert_eq!(
+            retry_after(&headers(&[("retry-after-ms", "1500")])),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "3")])),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            retry_after(&headers(&[(
+                "retry-after",
+                "Wed, 21 Oct 2015 07:28:00 GMT"
+            )])),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after(&headers(&[("retry-after", "soon")])), None);
+        assert_eq!(retry_after(&headers(&[("retry-after-ms", "1e400")])), None);
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn text_prefers_message_then_detail_then_error() {
+        let e: ApiError =
+            serde_json::from_str(r#"{"error": "E", "detail": [1], "message": null}"#).unwrap();
+        assert_eq!(e.text().as_deref(), Some("[1]"));
+        let none: ApiError = serde_json::from_str("{}").unwrap();
+        assert_eq!(none.text(), None);
+    }
+
+    #[test]
+    fn messages_say_what_failed() {
+        let e: Error<ApiError> = Error::InvalidRequest("missing job_id".into());
+        assert_eq!(e.message(), "invalid request: missing job_id");
+        assert_eq!(e.http_status(), None);
+        assert!(e.retry_after().is_none());
+    }
+}

@@ -263,3 +263,95 @@ pub(crate) fn error_text(body: &[u8], status: reqwest::StatusCode) -> String {
     }
     text[..end].to_owned()
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn url(query: &str) -> reqwest::Url {
+        format!("http://h/x?{query}").parse().unwrap()
+    }
+
+    #[test]
+    fn repeated_keys_become_one_json_array_in_place() {
+        let mut u = url("a=1&ids=x&b=2&ids=y");
+        encode_json_query(&mut u, "ids", false);
+        let pairs: Vec<(String, String)> = u.query_pairs().into_owned().collect();
+        assert_eq!(
+            pairs,
+            [
+                ("a".into(), "1".into()),
+                ("ids".into(), r#"["x","y"]"#.into()),
+                ("b".into(), "2".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn an_empty_array_is_sent_only_when_required() {
+        let mut optional = url("a=1");
+        encode_json_query(&mut optional, "ids", false);
+        assert_eq!(optional.query(), Some("a=1"));
+        let mut required = url("a=1");
+        encode_json_query(&mut required, "ids", true);
+        assert_eq!(required.query(), Some("a=1&ids=%5B%5D"));
+    }
+
+    #[test]
+    fn credential_keys_follow_base_url_and_secrets_only() {
+        let a = credential_key("https://h/api", &[b"Bearer t"]);
+        assert_eq!(a, credential_key("https://h/api/", &[b"Bearer t"]));
+        assert_ne!(a, credential_key("https://h/api", &[b"Bearer u"]));
+        assert_ne!(a, credential_key("https://other/api", &[b"Bearer t"]));
+    }
+
+    #[test]
+    fn the_query_key_is_redacted_in_debug() {
+        let inner = Inner {
+            query_key: Some(("api_key", Token("sk-secret".into()))),
+            credential_key: 1,
+        };
+        let shown = format!("{inner:?}");
+        assert!(!shown.contains("sk-secret"), "{shown}");
+        assert!(shown.contains("api_key"), "{shown}");
+    }
+
+    fn response(status: u16, content_type: &str, body: &'static str) -> reqwest::Response {
+        reqwest::Response::from(
+            http::Response::builder()
+                .status(status)
+                .header("content-type", content_type)
+                .header("retry-after", "7")
+                .body(body)
+                .unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn error_bodies_become_json_objects_and_keep_status_and_headers() {
+        let html = json_error_body(response(502, "text/html", "<h1>Bad gateway</h1>"))
+            .await
+            .unwrap();
+        assert_eq!(html.status(), 502);
+        assert_eq!(html.headers()["retry-after"], "7");
+        let body: serde_json::Value = html.json().await.unwrap();
+        assert_eq!(body, serde_json::json!({"message": "<h1>Bad gateway</h1>"}));
+
+        let empty = json_error_body(response(429, "text/plain", ""))
+            .await
+            .unwrap();
+        let body: serde_json::Value = empty.json().await.unwrap();
+        assert_eq!(body, serde_json::json!({"message": "Too Many Requests"}));
+
+        let object = json_error_body(response(404, "application/json", r#"{"detail":"gone"}"#))
+            .await
+            .unwrap();
+        assert_eq!(object.text().await.unwrap(), r#"{"detail":"gone"}"#);
+
+        let ok = json_error_body(response(200, "text/plain", "fine"))
+            .await
+            .unwrap();
+        assert_eq!(ok.text().await.unwrap(), "fine");
+    }
+}
