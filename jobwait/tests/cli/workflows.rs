@@ -3,9 +3,8 @@
 //! simulator's start endpoints, checked by exit code, stdout, stderr, the files written and
 //! the requests the simulator recorded.
 //!
-//! The binary is found and built as in `cli.rs` (`$JOBWAIT_BIN`, else
-//! `<target dir>/debug/jobwait`, built once per test process when missing or older than
-//! the sources). Every run has RUST_LOG=trace and is checked for the token in its output.
+//! The binary is the one cargo builds for this test (`CARGO_BIN_EXE_jobwait`). Every run
+//! has RUST_LOG=trace and is checked for the token in its output.
 //! Omni's adapters poll a job at most once per second, so the scripted jobs take well
 //! under 1.5 s and most runs end at their second poll.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -25,9 +24,7 @@ use sdk_tests::sim::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-#[path = "support/jobwait_bin.rs"]
-mod jobwait_bin;
-use jobwait_bin::jobwait;
+use crate::support::jobwait;
 
 const OMNI_TOKEN: &str = "omni-cli-workflows-secret-7c2e9d";
 

@@ -1,10 +1,8 @@
 //! The `jobwait` binary as a user runs it: a real process against the job simulator,
 //! checked by exit code, stdout, stderr and the requests the simulator recorded.
 //!
-//! The binary is `$JOBWAIT_BIN` if set, else `<target dir>/debug/jobwait`, built once per
-//! test process (`cargo build -p poll-helpers --features cli --bin jobwait`) when it is
-//! missing or older than the sources. Every run has RUST_LOG=trace and is checked for the
-//! tokens in its output.
+//! The binary is the one cargo builds for this test (`CARGO_BIN_EXE_jobwait`). Every run
+//! has RUST_LOG=trace and is checked for the tokens in its output.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::io::Read;
@@ -20,9 +18,7 @@ use sdk_tests::sim::{
 use serde_json::Value;
 use uuid::Uuid;
 
-#[path = "support/jobwait_bin.rs"]
-mod jobwait_bin;
-use jobwait_bin::jobwait;
+use crate::support::jobwait;
 
 const OMNI_TOKEN: &str = "omni-cli-test-secret-5f1c2a";
 const RETAILGRID_TOKEN: &str = "retailgrid-cli-test-secret-9d7e4b";
