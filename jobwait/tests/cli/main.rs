@@ -6,6 +6,8 @@
 //!   `omni-query`, `retailgrid`): exit codes, `--json`, result files, token hygiene;
 //! - `workflows`: the start-and-wait subcommands (`omni-refresh`, `omni-run-query`,
 //!   `omni-ask`, `omni-download`).
+//!
+//! `cargo test -p jobwait --test cli workflows::` runs one group.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod basic;
