@@ -71,6 +71,8 @@ fn jobwait() -> Result<PathBuf, String> {
         .join(format!("jobwait{}", std::env::consts::EXE_SUFFIX));
     let sources = [
         "Cargo.toml",
+        "jobwait/Cargo.toml",
+        "jobwait/src",
         "poll-helpers/Cargo.toml",
         "poll-helpers/src",
         "omni-sdk/Cargo.toml",
@@ -87,10 +89,9 @@ fn jobwait() -> Result<PathBuf, String> {
             .any(|source| source > built),
     };
     if stale {
-        println!("building jobwait: cargo build -p poll-helpers --features cli --bin jobwait");
+        println!("building jobwait: cargo build -p jobwait");
         let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "poll-helpers", "--features", "cli"])
-            .args(["--bin", "jobwait"])
+            .args(["build", "-p", "jobwait"])
             .current_dir(&root)
             .status()
             .map_err(|e| format!("cannot run cargo: {e}"))?;
