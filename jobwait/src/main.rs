@@ -60,7 +60,59 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     };
-    ExitCode::from(runtime.block_on(run(cli)))
+    ExitCode::from(runtime.block_on(async {
+        install_interrupt();
+        run(cli).await
+    }))
+}
+
+/// Ctrl-C, as every wait of this process sees it.
+static INTERRUPT: std::sync::OnceLock<tokio::sync::watch::Receiver<bool>> =
+    std::sync::OnceLock::new();
+
+/// Installs the Ctrl-C handler before anything is sent or printed. Why not
+/// `tokio::signal::ctrl_c()` where it is awaited: tokio installs that handler on the
+/// future's first poll, and a Ctrl-C that came in between (right after "started …" was
+/// printed) killed the process with the default action instead of exit 130.
+fn install_interrupt() {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    #[cfg(unix)]
+    let installed = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map(|mut signal| {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                if signal.recv().await.is_some() {
+                    let _ = tx.send(true);
+                }
+            });
+        })
+        .is_ok();
+    #[cfg(not(unix))]
+    let installed = false;
+    if !installed {
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                let _ = tx.send(true);
+            }
+        });
+    }
+    let _ = INTERRUPT.set(rx);
+}
+
+/// Completes when Ctrl-C was pressed (at any time since the start).
+pub(crate) async fn interrupted() {
+    match INTERRUPT.get() {
+        Some(rx) => {
+            let mut rx = rx.clone();
+            if rx.wait_for(|pressed| *pressed).await.is_err() {
+                // No handler any more: no Ctrl-C will ever be reported.
+                std::future::pending::<()>().await;
+            }
+        }
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
 /// Logs go to stderr, filtered by `RUST_LOG` (default: warnings only).
@@ -265,7 +317,7 @@ where
     T: Snapshot + Describe + Clone + Send + 'a,
 {
     let mut events = poller.into_stream();
-    let ctrl_c = tokio::signal::ctrl_c();
+    let ctrl_c = interrupted();
     tokio::pin!(ctrl_c);
     let mut last: Option<T> = None;
     loop {
