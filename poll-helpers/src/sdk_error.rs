@@ -7,7 +7,6 @@ use std::time::Duration;
 use crate::error::FetchError;
 
 /// Classifies `error`; `message` and `retry_after` come from the SDK's `ErrorExt`.
-#[cfg_attr(not(any(feature = "omni", feature = "retailgrid")), allow(dead_code))]
 pub(crate) fn fetch_error<E>(
     error: &progenitor_client::Error<E>,
     message: String,
@@ -30,5 +29,26 @@ pub(crate) fn fetch_error<E>(
         | Error::InvalidResponsePayload(..)
         | Error::InvalidUpgrade(_) => FetchError::transient(message),
         Error::InvalidRequest(_) | Error::Custom(_) => FetchError::permanent(message),
+    }
+}
+
+impl FetchError {
+    /// Classifies an error of any client generated in this workspace (every one decodes
+    /// errors into `sdk_runtime::ApiError`): 429/5xx and transport errors are transient,
+    /// other 4xx permanent, with the server's message and `Retry-After` kept. This is
+    /// what a fetch closure for [`Poller::new`](crate::Poller::new) returns on error, so
+    /// that a crate made by `cargo xtask add-sdk` can be waited on without an adapter.
+    ///
+    /// ```
+    /// use poll_helpers::{FetchError, FetchErrorKind};
+    /// let e: progenitor_client::Error<sdk_runtime::ApiError> =
+    ///     progenitor_client::Error::InvalidRequest("missing job_id".into());
+    /// let classified = FetchError::from_sdk_error(&e);
+    /// assert_eq!(classified.kind, FetchErrorKind::Permanent);
+    /// assert!(classified.message.contains("missing job_id"));
+    /// ```
+    pub fn from_sdk_error(error: &progenitor_client::Error<sdk_runtime::ApiError>) -> FetchError {
+        use sdk_runtime::ErrorExt;
+        fetch_error(error, error.message(), error.retry_after())
     }
 }

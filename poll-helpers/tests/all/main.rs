@@ -4,5 +4,6 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod adapters;
+mod engine_alone;
 mod schedule;
 mod smart;

@@ -105,6 +105,15 @@ fn scratch(spec: Spec, bytes: &[u8], overlay: bool) -> tempfile::TempDir {
         std::fs::copy(repo().join(f), to).unwrap();
     }
     std::fs::write(dir.path().join(spec.path()), bytes).unwrap();
+    if spec == Spec::Retailgrid {
+        // Omni's full document (1.9 MB) takes seconds to generate: a case about the
+        // Retailgrid spec leaves Omni out of the manifest.
+        let manifest = dir.path().join("specs/sdks.toml");
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        let start = text.find("[[sdk]]\ncrate = \"omni-sdk\"").unwrap();
+        let end = start + 1 + text[start + 1..].find("[[sdk]]").unwrap();
+        std::fs::write(&manifest, format!("{}{}", &text[..start], &text[end..])).unwrap();
+    }
     if !overlay {
         let manifest = dir.path().join("specs/sdks.toml");
         let text = std::fs::read_to_string(&manifest).unwrap();
@@ -229,6 +238,9 @@ fn check_invariants(spec: Spec, overlay: bool, run: &Run) -> Result<(), TestCase
         );
     } else {
         for f in GENERATED {
+            if spec == Spec::Retailgrid && f.starts_with("omni-sdk/") {
+                continue; // left out of the manifest (see `scratch`)
+            }
             prop_assert!(
                 run.stderr.contains(&format!("wrote: {f}"))
                     || run.stderr.contains(&format!("unchanged: {f}")),
