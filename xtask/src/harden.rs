@@ -1,6 +1,8 @@
 //! Repairs for constructs real-world documents contain that progenitor (or typify) rejects
 //! or panics on, applied after the 3.1 → 3.0 lowering. Each repair returns a note naming
-//! the JSON pointer, printed as a warning, so that nothing changes silently.
+//! the JSON pointer, printed as a warning, so that nothing changes silently. The schema
+//! repairs run on every schema [`crate::visit::schemas`] finds (a property named `x-foo`
+//! or `default` included).
 //!
 //! - `info.title`/`info.version` missing (both required by the OpenAPI parser);
 //! - an operation without `responses` (optional in 3.1): given an empty `2XX`;
@@ -24,15 +26,13 @@
 use crate::oas::{METHODS, escape};
 use serde_json::{Map, Value, json};
 
-const OPAQUE: [&str; 4] = ["example", "examples", "const", "default"];
-
 /// Applies every repair; returns one note per change.
 pub fn harden(doc: &mut Value) -> Vec<String> {
     let mut notes = Vec::new();
     ensure_info(doc, &mut notes);
     composition_cycles(doc, &mut notes);
     operations(doc, &mut notes);
-    walk_schemas(doc, "", &mut notes);
+    schemas(doc, &mut notes);
     notes
 }
 
@@ -285,27 +285,15 @@ fn operations(doc: &mut Value, notes: &mut Vec<String>) {
     }
 }
 
-/// Recursively repairs schema-shaped objects, skipping example values and extensions.
-fn walk_schemas(v: &mut Value, pointer: &str, notes: &mut Vec<String>) {
-    match v {
-        Value::Object(map) => {
-            repair_schema(map, pointer, notes);
-            for (k, child) in map.iter_mut() {
-                if OPAQUE.contains(&k.as_str()) || k.starts_with("x-") || k == "enum" {
-                    continue;
-                }
-                walk_schemas(child, &format!("{pointer}/{}", escape(k)), notes);
-            }
-        }
-        Value::Array(items) => {
-            for (i, child) in items.iter_mut().enumerate() {
-                walk_schemas(child, &format!("{pointer}/{i}"), notes);
-            }
-        }
-        _ => {}
-    }
+/// Repairs every schema of the document where [`crate::visit`] finds them: a property
+/// *named* `example`, `default`, `enum` or `x-foo` is a schema like any other, while
+/// example values, defaults, enum values and vendor extensions are never taken for one.
+fn schemas(doc: &mut Value, notes: &mut Vec<String>) {
+    crate::visit::schemas(doc, &mut |map, pointer| repair_schema(map, pointer, notes));
 }
 
+/// Whether a schema has one of the keywords a repair looks at (or that types it); an
+/// untyped schema such as `{default: null}` is left alone.
 fn looks_like_schema(map: &Map<String, Value>) -> bool {
     [
         "type",
@@ -554,6 +542,45 @@ mod tests {
         assert!(s["Bad"].get("pattern").is_none());
         assert_eq!(s["Ok"]["pattern"], "^[a-z]+$");
         assert_eq!(notes.len(), 2, "{notes:?}");
+    }
+
+    #[test]
+    fn properties_named_like_keywords_or_extensions_are_repaired_like_any_other() {
+        let colliding = || json!({"type": "string", "enum": ["replace", "Replace"]});
+        let mut doc = json!({"info": {"title": "t", "version": "1"}, "components": {"schemas": {
+            "S": {"type": "object", "properties": {
+                "x-foo": colliding(),
+                "example": colliding(),
+                "default": {"type": "string", "pattern": "^(?P<x>a+)$"},
+                "enum": {"type": "string", "default": 5}
+            }, "x-ext": colliding(), "example": {"x-foo": colliding()}}
+        }}});
+        let notes = harden(&mut doc);
+        let s = &doc["components"]["schemas"]["S"];
+        let p = &s["properties"];
+        assert!(p["x-foo"].get("enum").is_none(), "{p}");
+        assert_eq!(p["x-foo"]["description"], "Values: replace, Replace");
+        assert!(p["example"].get("enum").is_none(), "{p}");
+        assert_eq!(p["default"]["pattern"], "^(?<x>a+)$");
+        assert!(p["enum"].get("default").is_none(), "{p}");
+        // Extensions and example values are not schemas.
+        assert_eq!(s["x-ext"], colliding());
+        assert_eq!(s["example"]["x-foo"], colliding());
+        assert_eq!(
+            notes[0],
+            "/components/schemas/S/properties/default/pattern: Python named groups `(?P<` rewritten as `(?<`"
+        );
+        assert_eq!(
+            notes[1],
+            "/components/schemas/S/properties/enum/default: 5 is not of type string; dropped"
+        );
+        assert!(
+            notes[3].starts_with(
+                "/components/schemas/S/properties/x-foo/enum: values [replace, Replace] collide"
+            ),
+            "{notes:?}"
+        );
+        assert_eq!(notes.len(), 4, "{notes:?}");
     }
 
     #[test]
