@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::verify::{self, Fix};
-use crate::{compat, names, normalize, open_enum, overlay, partial, redact};
+use crate::{compat, names, open_enum, overlay, partial, passes, redact};
 use std::collections::BTreeSet;
 
 /// One generated SDK crate, as listed in `specs/sdks.toml`.
@@ -375,45 +375,15 @@ fn generate_from(
 ) -> Result<Output, CodegenError> {
     let spec_path = sdk.spec.as_str();
 
-    let mut warnings: Vec<String> = normalize::normalize(&mut doc)
-        .into_iter()
-        .map(|w| format!("{spec_path}: {w}"))
-        .collect();
-    warnings.extend(
-        compat::ensure_operation_ids(&mut doc)
-            .into_iter()
-            .map(|w| format!("{spec_path}: {w}")),
-    );
-    warnings.extend(
-        crate::harden::harden(&mut doc)
-            .into_iter()
-            .map(|w| format!("{spec_path}: {w}")),
-    );
-    // Before progenitor, which cannot generate multipart bodies: they are added back below.
-    let multipart = crate::multipart::extract(&mut doc);
-    warnings.extend(
-        multipart
-            .warnings
-            .iter()
-            .map(|w| format!("{spec_path}: {w}")),
-    );
-    let mut notes = Vec::new();
-    names::nullable_composed_components(&mut doc, &mut notes);
-    names::colliding_schema_names(&mut doc, &mut notes);
-    // `XTASK_SKIP_REPAIRS=colliding-properties` turns the repair off, for the test that
-    // shows verification catching what it would have prevented.
-    let skip = std::env::var("XTASK_SKIP_REPAIRS").unwrap_or_default();
-    let wire_renames = if skip.split(',').any(|r| r.trim() == "colliding-properties") {
-        Vec::new()
-    } else {
-        names::colliding_properties(&mut doc, &mut notes)
-    };
-    warnings.extend(notes.into_iter().map(|w| format!("{spec_path}: {w}")));
-    let secrets = redact::secret_properties(&mut doc);
-    compat::tolerate_unknown_fields(&mut doc);
-    compat::unify_error_responses(&mut doc);
-    let json_params = compat::json_query_params(&doc);
-    let timeouts = compat::request_timeouts(&doc);
+    // Every rewrite between the overlays and progenitor, in order: see `passes::PASSES`.
+    let passes::Outcome {
+        mut warnings,
+        multipart,
+        wire_renames,
+        secrets,
+        json_params,
+        timeouts,
+    } = passes::run(&mut doc, spec_path);
 
     let lowered = doc.clone();
     let verify_dropped = verify::apply(&mut doc, fixes);

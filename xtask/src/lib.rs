@@ -41,6 +41,8 @@ pub mod overlay;
 #[doc(hidden)]
 pub mod partial;
 #[doc(hidden)]
+pub mod passes;
+#[doc(hidden)]
 pub mod redact;
 #[doc(hidden)]
 pub mod verify;
