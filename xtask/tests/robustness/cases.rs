@@ -138,7 +138,7 @@ fn unknown_ref_target_in_one_operation_drops_only_that_operation() {
         "{}",
         run.text()
     );
-    let generated = String::from_utf8_lossy(&run.files[2]);
+    let generated = String::from_utf8_lossy(&run.files[1]);
     assert!(generated.contains("pub fn get_x("), "{generated}");
     assert!(!generated.contains("pub fn get_y("), "{generated}");
 }
@@ -151,7 +151,7 @@ fn recursive_schemas_generate() {
     );
     let run = case(Spec::Retailgrid, doc.as_bytes(), false);
     assert_eq!(run.code, Some(0), "{}", run.text());
-    let generated = String::from_utf8_lossy(&run.files[2]);
+    let generated = String::from_utf8_lossy(&run.files[1]);
     assert!(generated.contains("pub struct Thing"), "{generated}");
     assert!(
         generated.contains("::std::vec::Vec<Thing>")
@@ -168,7 +168,7 @@ fn mutually_recursive_schemas_generate() {
     );
     let run = case(Spec::Retailgrid, doc.as_bytes(), false);
     assert_eq!(run.code, Some(0), "{}", run.text());
-    let generated = String::from_utf8_lossy(&run.files[2]);
+    let generated = String::from_utf8_lossy(&run.files[1]);
     assert!(
         generated.contains("pub struct Thing") && generated.contains("pub struct Other"),
         "{generated}"
@@ -199,7 +199,7 @@ paths:
         .filter(|l| l.starts_with("warning: dropped operation getThing (GET /"))
         .collect();
     assert_eq!(warnings.len(), 1, "exactly one is dropped:\n{}", run.text());
-    let generated = String::from_utf8_lossy(&run.files[2]);
+    let generated = String::from_utf8_lossy(&run.files[1]);
     assert_eq!(
         generated.matches("pub fn get_thing(").count(),
         1,
