@@ -173,9 +173,9 @@ pub fn parse_document(bytes: &[u8], path: &str) -> Result<serde_json::Value, Cod
         path: path.to_owned(),
         message: format!("not UTF-8: {e}"),
     })?;
-    serde_norway::from_str(text).map_err(|e| CodegenError::Syntax {
+    crate::load::parse(text).map_err(|message| CodegenError::Syntax {
         path: path.to_owned(),
-        message: e.to_string(),
+        message,
     })
 }
 
@@ -226,13 +226,19 @@ pub fn generate(root: &Path, sdk: &Sdk) -> Result<Output, CodegenError> {
     let spec_path = sdk.spec.as_str();
     let (mut doc, header_inputs) = effective_document(root, sdk)?;
 
-    let mut warnings: Vec<String> = normalize::normalize(&mut doc)
+    let mut warnings: Vec<String> = compat::before_lowering(&mut doc)
         .into_iter()
         .map(|w| format!("{spec_path}: {w}"))
         .collect();
     warnings.extend(
+        normalize::normalize(&mut doc)
+            .into_iter()
+            .map(|w| format!("{spec_path}: {w}")),
+    );
+    warnings.extend(
         compat::ensure_operation_ids(&mut doc)
             .into_iter()
+            .chain(compat::repair_operations(&mut doc))
             .map(|w| format!("{spec_path}: {w}")),
     );
     warnings.extend(
@@ -240,6 +246,8 @@ pub fn generate(root: &Path, sdk: &Sdk) -> Result<Output, CodegenError> {
             .into_iter()
             .map(|w| format!("{spec_path}: {w}")),
     );
+    let (body_types, notes) = compat::after_harden(&mut doc);
+    warnings.extend(notes.into_iter().map(|w| format!("{spec_path}: {w}")));
     let mut notes = Vec::new();
     names::nullable_composed_components(&mut doc, &mut notes);
     names::colliding_schema_names(&mut doc, &mut notes);
@@ -265,6 +273,7 @@ pub fn generate(root: &Path, sdk: &Sdk) -> Result<Output, CodegenError> {
     redact::redact_debug(&mut file, &secrets);
     file.items.push(json_params_item(&json_params));
     file.items.push(timeouts_item(&timeouts));
+    file.items.push(body_types_item(&body_types));
     let mut head = header(spec_path, &header_inputs);
     if !dropped.is_empty() {
         head.push_str(&format!(
@@ -427,6 +436,20 @@ fn timeouts_item(timeouts: &[(String, u64)]) -> syn::Item {
         /// Per-operation request timeouts in seconds (`x-sdk-timeout-seconds`), overriding
         /// the client's: `(operation id, seconds)`. Read by the runtime's request hook.
         pub(crate) const REQUEST_TIMEOUTS: &[(&str, u64)] = &[#(#entries),*];
+    };
+    syn::parse2(tokens).unwrap_or_else(|_| syn::Item::Verbatim(proc_macro2::TokenStream::new()))
+}
+
+fn body_types_item(types: &[(String, String)]) -> syn::Item {
+    let entries = types.iter().map(|(op, media)| {
+        let op = op_snake_case(op);
+        quote::quote! { (#op, #media) }
+    });
+    let tokens = quote::quote! {
+        /// Request bodies sent as a stand-in type the generator supports (JSON, text or
+        /// bytes) but declared with another media type: `(operation id, Content-Type)`. The
+        /// runtime's request hook sets that Content-Type.
+        pub(crate) const REQUEST_BODY_MEDIA_TYPES: &[(&str, &str)] = &[#(#entries),*];
     };
     syn::parse2(tokens).unwrap_or_else(|_| syn::Item::Verbatim(proc_macro2::TokenStream::new()))
 }

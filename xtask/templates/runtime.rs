@@ -12,7 +12,9 @@ use std::time::{Duration, SystemTime};
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 
-use crate::generated::{Client, Error, JSON_QUERY_PARAMS, REQUEST_TIMEOUTS, types::ApiError};
+use crate::generated::{
+    Client, Error, JSON_QUERY_PARAMS, REQUEST_BODY_MEDIA_TYPES, REQUEST_TIMEOUTS, types::ApiError,
+};
 
 /// The default `User-Agent`: this crate's name and version.
 pub const DEFAULT_USER_AGENT: &str =
@@ -591,6 +593,17 @@ impl ClientHooks<Inner> for Client {
         for (operation, seconds) in REQUEST_TIMEOUTS {
             if *operation == info.operation_id {
                 *request.timeout_mut() = Some(Duration::from_secs(*seconds));
+            }
+        }
+        // Bodies generated as JSON, text or bytes but declared with another media type
+        // (`application/merge-patch+json`, `application/xml`, ...): send the declared one.
+        for (operation, media_type) in REQUEST_BODY_MEDIA_TYPES {
+            if *operation == info.operation_id
+                && let Ok(value) = reqwest::header::HeaderValue::from_str(media_type)
+            {
+                request
+                    .headers_mut()
+                    .insert(reqwest::header::CONTENT_TYPE, value);
             }
         }
         Ok(())
