@@ -801,3 +801,7 @@ pub(crate) const JSON_QUERY_PARAMS: &[(&str, &str, bool)] = &[];
 /// Per-operation request timeouts in seconds (`x-sdk-timeout-seconds`), overriding
 /// the client's: `(operation id, seconds)`. Read by the runtime's request hook.
 pub(crate) const REQUEST_TIMEOUTS: &[(&str, u64)] = &[];
+/// Request bodies sent as a stand-in type the generator supports (JSON, text or
+/// bytes) but declared with another media type: `(operation id, Content-Type)`. The
+/// runtime's request hook sets that Content-Type.
+pub(crate) const REQUEST_BODY_MEDIA_TYPES: &[(&str, &str)] = &[];

@@ -271,10 +271,13 @@ pub fn before_lowering(doc: &mut Value) -> Vec<String> {
 }
 
 /// The operation repairs that run after operationIds are ensured: [`unique_operation_ids`],
-/// [`path_parameters`], [`sendable_parameters`], [`one_success_type`].
+/// [`path_parameters`], [`path_parameter_names`], [`colliding_parameters`],
+/// [`sendable_parameters`], [`one_success_type`].
 pub fn repair_operations(doc: &mut Value) -> Vec<String> {
     let mut notes = unique_operation_ids(doc);
     notes.extend(path_parameters(doc));
+    notes.extend(path_parameter_names(doc));
+    notes.extend(colliding_parameters(doc));
     notes.extend(sendable_parameters(doc));
     notes.extend(one_success_type(doc));
     notes
@@ -284,6 +287,7 @@ pub fn repair_operations(doc: &mut Value) -> Vec<String> {
 /// [`request_body_media_types`] (whose table is returned with the notes).
 pub fn after_harden(doc: &mut Value) -> (Vec<(String, String)>, Vec<String>) {
     let mut notes = crate::conform::values(doc);
+    notes.extend(crate::conform::shadowing_titles(doc));
     let (table, body_notes) = request_body_media_types(doc);
     notes.extend(body_notes);
     (table, notes)
@@ -440,6 +444,184 @@ pub fn path_parameters(doc: &mut Value) -> Vec<String> {
         }
     }
     notes
+}
+
+/// The Rust name progenitor gives a parameter: words in snake case.
+fn rust_name(name: &str) -> String {
+    let mut out = String::new();
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if c.is_ascii_uppercase() {
+            if prev_lower {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+            prev_lower = false;
+        } else if c.is_ascii_alphanumeric() {
+            out.push(c);
+            prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        } else {
+            if !out.ends_with('_') {
+                out.push('_');
+            }
+            prev_lower = false;
+        }
+    }
+    out.trim_matches('_').to_owned()
+}
+
+/// Path parameters whose names are not identifiers (Temporal's `{execution.workflow_id}`)
+/// and whose Rust name another parameter of the same operation has too (its query
+/// parameter `execution.workflowId`; the generated code binds the name twice): the
+/// template variable and the parameter are renamed together, to `{rust_name}_path`. A
+/// path parameter's name is never sent, so nothing changes on the wire. One note per
+/// renamed parameter.
+pub fn path_parameter_names(doc: &mut Value) -> Vec<String> {
+    let mut notes = Vec::new();
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return notes;
+    };
+    let keys: Vec<String> = paths.keys().cloned().collect();
+    for key in keys {
+        let Some(item) = paths.get(&key) else {
+            continue;
+        };
+        let mut others: Vec<(String, String)> = Vec::new();
+        let lists = std::iter::once(item.get("parameters")).chain(
+            METHODS
+                .iter()
+                .map(|m| item.get(*m).and_then(|op| op.get("parameters"))),
+        );
+        for list in lists.flatten().filter_map(Value::as_array) {
+            for p in list {
+                if let (Some(name), Some(location)) = (
+                    p.get("name").and_then(Value::as_str),
+                    p.get("in").and_then(Value::as_str),
+                ) {
+                    others.push((name.to_owned(), location.to_owned()));
+                }
+            }
+        }
+        let mut renames: Vec<(String, String)> = Vec::new();
+        for name in template_names(&key) {
+            if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                continue;
+            }
+            let rust = rust_name(&name);
+            let clash = others
+                .iter()
+                .any(|(n, l)| !(n == &name && l == "path") && rust_name(n) == rust);
+            if clash {
+                renames.push((name, format!("{rust}_path")));
+            }
+        }
+        if renames.is_empty() {
+            continue;
+        }
+        let mut new_key = key.clone();
+        for (old, new) in &renames {
+            new_key = new_key.replace(&format!("{{{old}}}"), &format!("{{{new}}}"));
+        }
+        if paths.contains_key(&new_key) {
+            continue;
+        }
+        let Some(mut item) = paths.remove(&key) else {
+            continue;
+        };
+        let rename_in = |list: Option<&mut Value>| {
+            for p in list.and_then(Value::as_array_mut).into_iter().flatten() {
+                if p.get("in").and_then(Value::as_str) != Some("path") {
+                    continue;
+                }
+                let Some(name) = p.get("name").and_then(Value::as_str) else {
+                    continue;
+                };
+                if let Some((_, new)) = renames.iter().find(|(old, _)| old == name) {
+                    p["name"] = Value::String(new.clone());
+                }
+            }
+        };
+        rename_in(item.get_mut("parameters"));
+        for method in METHODS {
+            rename_in(item.get_mut(method).and_then(|op| op.get_mut("parameters")));
+        }
+        for (old, new) in &renames {
+            notes.push(format!(
+                "/paths/{}: path parameter {old} has the Rust name of another parameter; renamed {new} (template and parameter)",
+                escape(&key)
+            ));
+        }
+        paths.insert(new_key, item);
+    }
+    notes
+}
+
+/// Parameters of one operation whose Rust names collide and that cannot be renamed
+/// because their names go on the wire (Mistral's query `sort.direction` and
+/// `sort_direction`, query `last_event_id` and header `Last-Event-ID`; the generated code
+/// binds the name twice): the first, path-level then operation parameters in order, is
+/// kept and the later ones are removed. One note per removed parameter.
+pub fn colliding_parameters(doc: &mut Value) -> Vec<String> {
+    let snapshot = doc.clone();
+    let mut notes = Vec::new();
+    each_operation_with_item(doc, |path, method, shared, op| {
+        let mut seen: std::collections::BTreeMap<String, String> = shared
+            .iter()
+            .map(|p| resolve_parameter(&snapshot, p))
+            .filter_map(|p| p.get("name").and_then(Value::as_str))
+            .map(|n| (rust_name(n), n.to_owned()))
+            .collect();
+        let Some(list) = op.get_mut("parameters").and_then(Value::as_array_mut) else {
+            return;
+        };
+        let mut index = 0;
+        list.retain(|p| {
+            let at = format!("/paths/{}/{method}/parameters/{index}", escape(path));
+            index += 1;
+            let p = resolve_parameter(&snapshot, p);
+            let Some(name) = p.get("name").and_then(Value::as_str) else {
+                return true;
+            };
+            match seen.get(&rust_name(name)) {
+                Some(first) if first != name => {
+                    notes.push(format!(
+                        "{at}: parameter {name} has the Rust name of parameter {first}; removed (the generated client cannot send both)"
+                    ));
+                    false
+                }
+                _ => {
+                    seen.insert(rust_name(name), name.to_owned());
+                    true
+                }
+            }
+        });
+    });
+    notes
+}
+
+/// [`each_operation`], with the path item's own parameters.
+fn each_operation_with_item(
+    doc: &mut Value,
+    mut f: impl FnMut(&str, &str, &[Value], &mut Map<String, Value>),
+) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        let shared: Vec<Value> = item
+            .get("parameters")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        for method in METHODS {
+            if let Some(op) = item.get_mut(method).and_then(Value::as_object_mut) {
+                f(path, method, &shared, op);
+            }
+        }
+    }
 }
 
 /// What a success response decodes into, as progenitor tells them apart.
@@ -881,6 +1063,163 @@ mod tests {
         assert!(j.get("additionalProperties").is_none());
         assert!(j["properties"]["n"].get("additionalProperties").is_none());
         assert_eq!(j["example"]["additionalProperties"], false);
+    }
+
+    #[test]
+    fn two_part_versions_are_completed() {
+        let mut doc = json!({"openapi": "3.0"});
+        assert_eq!(two_part_version(&mut doc).len(), 1);
+        assert_eq!(doc["openapi"], "3.0.3");
+        let mut doc = json!({"openapi": "3.1.1"});
+        assert!(two_part_version(&mut doc).is_empty());
+    }
+
+    #[test]
+    fn duplicate_operation_ids_get_the_method_then_a_number() {
+        let mut doc = json!({"paths": {
+            "/a": {"get": {"operationId": "Get"}},
+            "/b": {"get": {"operationId": "Get"}, "post": {"operationId": "Get"}},
+            "/c": {"get": {"operationId": "Get"}, "put": {"operationId": "Get_get"}}
+        }});
+        let notes = unique_operation_ids(&mut doc);
+        let id = |p: &str, m: &str| doc["paths"][p][m]["operationId"].clone();
+        assert_eq!(id("/a", "get"), "Get");
+        assert_eq!(id("/b", "get"), "Get_get_2");
+        assert_eq!(id("/b", "post"), "Get_post");
+        assert_eq!(id("/c", "get"), "Get_get_3");
+        assert_eq!(id("/c", "put"), "Get_get");
+        assert_eq!(notes.len(), 3, "{notes:?}");
+        assert!(notes[0].starts_with("/paths/~1b/get/operationId: Get is used"));
+    }
+
+    #[test]
+    fn undeclared_path_parameters_are_added_and_clashing_names_renamed() {
+        let mut doc = json!({"paths": {
+            "/w/{ns}/{execution.workflow_id}": {
+                "parameters": [{"name": "ns", "in": "path", "required": true}],
+                "get": {"parameters": [
+                    {"name": "execution.workflow_id", "in": "path", "required": true, "schema": {"type": "string"}},
+                    {"name": "execution.workflowId", "in": "query", "schema": {"type": "string"}}
+                ]},
+                "post": {}
+            }
+        }});
+        let notes = path_parameters(&mut doc);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        let post = &doc["paths"]["/w/{ns}/{execution.workflow_id}"]["post"]["parameters"][0];
+        assert_eq!(post["name"], "execution.workflow_id");
+        assert_eq!(post["required"], true);
+        let notes = path_parameter_names(&mut doc);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        let item = &doc["paths"]["/w/{ns}/{execution_workflow_id_path}"];
+        assert_eq!(
+            item["get"]["parameters"][0]["name"],
+            "execution_workflow_id_path"
+        );
+        assert_eq!(item["get"]["parameters"][1]["name"], "execution.workflowId");
+        assert_eq!(
+            item["post"]["parameters"][0]["name"],
+            "execution_workflow_id_path"
+        );
+    }
+
+    #[test]
+    fn parameters_with_one_rust_name_keep_the_first() {
+        let mut doc = json!({"paths": {"/a": {"get": {"parameters": [
+            {"name": "sort.direction", "in": "query"},
+            {"name": "sort_direction", "in": "query"},
+            {"name": "last_event_id", "in": "query"},
+            {"name": "Last-Event-ID", "in": "header"}
+        ]}}}});
+        let notes = colliding_parameters(&mut doc);
+        let names: Vec<&str> = doc["paths"]["/a"]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["sort.direction", "last_event_id"]);
+        assert_eq!(notes.len(), 2, "{notes:?}");
+    }
+
+    #[test]
+    fn one_success_type_keeps_the_json_body() {
+        let mut doc = json!({"paths": {"/a": {"post": {"responses": {
+            "200": {"description": "", "content": {"application/json": {"schema": {"type": "string"}}}},
+            "201": {"description": "", "content": {"application/json": {"schema": {"type": "string"}}}},
+            "204": {"description": "none"}
+        }}}}});
+        let notes = one_success_type(&mut doc);
+        let codes: Vec<&String> = doc["paths"]["/a"]["post"]["responses"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
+        assert_eq!(codes, ["200", "201"]);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+    }
+
+    #[test]
+    fn unsendable_parameters_are_removed_or_taken_as_strings() {
+        let mut doc = json!({"components": {"schemas": {"F": {"type": "object"}}},
+            "paths": {"/a": {"get": {"parameters": [
+            {"name": "session", "in": "cookie"},
+            {"name": "filter", "in": "query", "style": "deepObject", "schema": {"type": "object"}},
+            {"name": "id", "in": "path", "schema": {"anyOf": [{"type": "string", "format": "uuid"}, {"type": "string"}]}},
+            {"name": "q", "in": "query", "content": {"application/json": {"schema": {"type": "object"}}}},
+            {"name": "f", "in": "query", "schema": {"$ref": "#/components/schemas/F"}}
+        ]}}}});
+        let notes = sendable_parameters(&mut doc);
+        let params = doc["paths"]["/a"]["get"]["parameters"].as_array().unwrap();
+        assert_eq!(params.len(), 3);
+        assert_eq!(params[0]["schema"], json!({"type": "string"}));
+        assert_eq!(params[1]["schema"]["type"], "string");
+        assert!(params[1].get("content").is_none());
+        assert_eq!(params[2]["schema"]["type"], "string");
+        assert_eq!(notes.len(), 5, "{notes:?}");
+    }
+
+    #[test]
+    fn body_media_types_get_stand_ins_and_the_table_keeps_the_declared_one() {
+        let mut doc = json!({"paths": {
+            "/p": {"patch": {"operationId": "patchIt", "requestBody": {"content": {
+                "application/json-patch+json": {"schema": {"type": "array"}}}}}},
+            "/q": {"post": {"operationId": "query", "requestBody": {"content": {
+                "application/vnd.flux": {"schema": {"type": "string"}}}}}},
+            "/i": {"post": {"operationId": "img", "requestBody": {"content": {
+                "image/png": {"schema": {"type": "string", "format": "binary"}}}}}},
+            "/x": {"post": {"operationId": "attach", "requestBody": {"content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "byte"}}}}}},
+            "/j": {"post": {"operationId": "plain", "requestBody": {"content": {
+                "application/json": {"schema": {"type": "object"}}}}}},
+            "/m": {"post": {"operationId": "multi", "requestBody": {"content": {
+                "multipart/form-data": {"schema": {"type": "object"}}}}}}
+        }});
+        let (table, notes) = request_body_media_types(&mut doc);
+        let content = |p: &str, m: &str| doc["paths"][p][m]["requestBody"]["content"].clone();
+        assert!(content("/p", "patch")["application/json"]["schema"]["type"] == "array");
+        assert_eq!(
+            content("/q", "post")["text/plain"]["schema"],
+            json!({"type": "string"})
+        );
+        assert!(content("/i", "post")["application/octet-stream"].is_object());
+        assert_eq!(
+            content("/x", "post")["application/octet-stream"]["schema"]["format"],
+            "binary"
+        );
+        assert!(content("/m", "post")["multipart/form-data"].is_object());
+        assert_eq!(
+            table,
+            vec![
+                ("img".to_owned(), "image/png".to_owned()),
+                (
+                    "patchIt".to_owned(),
+                    "application/json-patch+json".to_owned()
+                ),
+                ("query".to_owned(), "application/vnd.flux".to_owned()),
+            ]
+        );
+        assert_eq!(notes.len(), 4, "{notes:?}");
     }
 
     #[test]

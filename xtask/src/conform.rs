@@ -13,8 +13,10 @@
 //!   composed type is kept; `format` on an object, array or boolean (PayPal's
 //!   `format: payer_v1`; typify panics) is dropped; a `required` that is not a list of
 //!   names (InfluxDB's `required: true` on a property) is dropped; a `default` on a
-//!   one-value `enum` (a constant: Mistral's `type: {enum: [function], default: function}`
+//!   property that is a one-value `enum` (a constant: Mistral's `type: {enum: [function], default: function}`
 //!   tags, which typify rejects inside an internally tagged enum) is dropped.
+//! - [`shadowing_titles`]: a nested `title` that would name a type like a component schema
+//!   is dropped (typify would define the name twice).
 
 use crate::visit;
 use serde_json::{Map, Value};
@@ -58,6 +60,46 @@ pub fn local_refs(doc: &mut Value) -> Vec<String> {
     notes
 }
 
+/// Letters and digits, lower case: how type names compare once made Rust identifiers.
+fn type_key(name: &str) -> String {
+    name.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+/// A `title` inside a schema, or on a nullable component, that would name its type like a
+/// component schema (OpenAI's `WebSearchApproximateLocation: {anyOf: [{title: Web search
+/// approximate location, ...}, null]}`, nullable once lowered; typify defines the name
+/// twice) is dropped. One note per change.
+pub fn shadowing_titles(doc: &mut Value) -> Vec<String> {
+    let components: std::collections::BTreeSet<String> = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .map(|m| m.keys().map(|k| type_key(k)).collect())
+        .unwrap_or_default();
+    let mut notes = Vec::new();
+    visit::schemas(doc, &mut |schema, at| {
+        let top_level = at
+            .strip_prefix("/components/schemas/")
+            .is_some_and(|rest| !rest.contains('/'));
+        // A component's own title only names a type of its own when the component is
+        // nullable (typify wraps the titled inner type in a newtype of the component's name).
+        if top_level && schema.get("nullable") != Some(&Value::Bool(true)) {
+            return;
+        }
+        if let Some(title) = schema.get("title").and_then(Value::as_str)
+            && components.contains(&type_key(title))
+        {
+            notes.push(format!(
+                "{at}/title: {title:?} would name this type like a component schema; dropped"
+            ));
+            schema.remove("title");
+        }
+    });
+    notes
+}
+
 /// The value checks of the module docs. Returns one note per change.
 pub fn values(doc: &mut Value) -> Vec<String> {
     let snapshot = doc.clone();
@@ -83,8 +125,12 @@ pub fn values(doc: &mut Value) -> Vec<String> {
             ));
         }
         enum_values(schema, at, &snapshot, &mut notes);
+        let property = at
+            .rsplit_once('/')
+            .is_some_and(|(parent, _)| parent.ends_with("/properties"));
         if let (Some(Value::Array(one)), Some(default)) =
             (schema.get("enum"), schema.get("default"))
+            && property
             && one.len() == 1
             && one.first() == Some(default)
         {
@@ -260,6 +306,21 @@ mod tests {
         assert_eq!(p["ok"], json!({"$ref": "#/components/schemas/X"}));
         assert_eq!(notes.len(), 2, "{notes:?}");
         assert!(notes[0].contains("/properties/d/$ref: #/$defs/Gone resolves nowhere"));
+    }
+
+    #[test]
+    fn titles_that_shadow_component_names_are_dropped() {
+        let mut doc = json!({"components": {"schemas": {
+            "WebLocation": {"type": "object", "nullable": true, "title": "Web location"},
+            "Plain": {"type": "object", "title": "Plain"},
+            "Outer": {"type": "object", "properties": {"p": {"type": "object", "title": "plain"}}}
+        }}});
+        let notes = shadowing_titles(&mut doc);
+        let s = &doc["components"]["schemas"];
+        assert!(s["WebLocation"].get("title").is_none());
+        assert_eq!(s["Plain"]["title"], "Plain");
+        assert!(s["Outer"]["properties"]["p"].get("title").is_none());
+        assert_eq!(notes.len(), 2, "{notes:?}");
     }
 
     #[test]
