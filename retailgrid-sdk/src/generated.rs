@@ -659,6 +659,10 @@ pub(crate) const JSON_QUERY_PARAMS: &[(&str, &str, bool)] = &[];
 /// Per-operation request timeouts in seconds (`x-sdk-timeout-seconds`), overriding
 /// the client's: `(operation id, seconds)`. Read by the runtime's request hook.
 pub(crate) const REQUEST_TIMEOUTS: &[(&str, u64)] = &[];
+/// Request bodies sent as a stand-in type the generator supports (JSON, text or
+/// bytes) but declared with another media type: `(operation id, Content-Type)`. The
+/// runtime's request hook sets that Content-Type.
+pub(crate) const REQUEST_BODY_MEDIA_TYPES: &[(&str, &str)] = &[];
 impl ::progenitor_client::ClientHooks<::sdk_runtime::Inner> for Client {
     async fn pre<E>(
         &self,
@@ -668,7 +672,7 @@ impl ::progenitor_client::ClientHooks<::sdk_runtime::Inner> for Client {
         let tables = ::sdk_runtime::OperationTables {
             json_query_params: JSON_QUERY_PARAMS,
             request_timeouts: REQUEST_TIMEOUTS,
-            request_body_media_types: &[],
+            request_body_media_types: REQUEST_BODY_MEDIA_TYPES,
         };
         ::sdk_runtime::hooks::pre(
             ::progenitor_client::ClientInfo::inner(self),

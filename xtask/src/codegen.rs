@@ -200,9 +200,9 @@ pub fn parse_document(bytes: &[u8], path: &str) -> Result<serde_json::Value, Cod
         path: path.to_owned(),
         message: format!("not UTF-8: {e}"),
     })?;
-    serde_norway::from_str(text).map_err(|e| CodegenError::Syntax {
+    crate::load::parse(text).map_err(|message| CodegenError::Syntax {
         path: path.to_owned(),
-        message: e.to_string(),
+        message,
     })
 }
 
@@ -383,6 +383,7 @@ fn generate_from(
         secrets,
         json_params,
         timeouts,
+        body_media_types,
     } = passes::run(&mut doc, spec_path);
 
     let lowered = doc.clone();
@@ -425,6 +426,7 @@ fn generate_from(
     redact::redact_debug(&mut file, &secrets);
     file.items.push(json_params_item(&json_params));
     file.items.push(timeouts_item(&timeouts));
+    file.items.push(body_types_item(&body_media_types));
     file.items.extend(runtime_glue());
     reexport_error_body(&mut file);
     let mut head = header(spec_path, &header_inputs);
@@ -587,7 +589,7 @@ fn runtime_glue() -> Vec<syn::Item> {
                 let tables = ::sdk_runtime::OperationTables {
                     json_query_params: JSON_QUERY_PARAMS,
                     request_timeouts: REQUEST_TIMEOUTS,
-                    request_body_media_types: &[],
+                    request_body_media_types: REQUEST_BODY_MEDIA_TYPES,
                 };
                 ::sdk_runtime::hooks::pre(
                     ::progenitor_client::ClientInfo::inner(self),
@@ -668,6 +670,20 @@ fn timeouts_item(timeouts: &[(String, u64)]) -> syn::Item {
         /// Per-operation request timeouts in seconds (`x-sdk-timeout-seconds`), overriding
         /// the client's: `(operation id, seconds)`. Read by the runtime's request hook.
         pub(crate) const REQUEST_TIMEOUTS: &[(&str, u64)] = &[#(#entries),*];
+    };
+    syn::parse2(tokens).unwrap_or_else(|_| syn::Item::Verbatim(proc_macro2::TokenStream::new()))
+}
+
+fn body_types_item(types: &[(String, String)]) -> syn::Item {
+    let entries = types.iter().map(|(op, media)| {
+        let op = op_snake_case(op);
+        quote::quote! { (#op, #media) }
+    });
+    let tokens = quote::quote! {
+        /// Request bodies sent as a stand-in type the generator supports (JSON, text or
+        /// bytes) but declared with another media type: `(operation id, Content-Type)`. The
+        /// runtime's request hook sets that Content-Type.
+        pub(crate) const REQUEST_BODY_MEDIA_TYPES: &[(&str, &str)] = &[#(#entries),*];
     };
     syn::parse2(tokens).unwrap_or_else(|_| syn::Item::Verbatim(proc_macro2::TokenStream::new()))
 }

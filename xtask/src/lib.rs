@@ -25,7 +25,11 @@ pub mod codegen;
 #[doc(hidden)]
 pub mod compat;
 #[doc(hidden)]
+pub mod conform;
+#[doc(hidden)]
 pub mod harden;
+#[doc(hidden)]
+pub mod load;
 #[doc(hidden)]
 pub mod multipart;
 #[doc(hidden)]

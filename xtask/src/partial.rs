@@ -72,15 +72,16 @@ pub fn generate(doc: &Value, run: &Generate<'_>) -> Result<(TokenStream, Vec<Dro
             return Ok((tokens, dropped));
         }
     }
-    let mut kept = Vec::new();
     let mut dropped = Vec::new();
+    let mut candidates = Vec::new();
     for (path, method) in &operations {
-        let single = restrict(doc, &[(path.clone(), method.clone())]);
-        match precheck(doc, path, method).map_or_else(|| run(&single).err(), Some) {
-            None => kept.push((path.clone(), method.clone())),
+        match precheck(doc, path, method) {
             Some(reason) => dropped.push(dropped_op(doc, path, method, reason)),
+            None => candidates.push((path.clone(), method.clone())),
         }
     }
+    let mut kept = Vec::new();
+    bisect(doc, &candidates, &restrict, run, &mut kept, &mut dropped);
     if kept.is_empty() {
         return Err(format!(
             "no operation can be generated (whole document: {whole_error}; first operation: {})",
@@ -90,22 +91,13 @@ pub fn generate(doc: &Value, run: &Generate<'_>) -> Result<(TokenStream, Vec<Dro
     // Together the survivors may still clash (e.g. two operations defining the same
     // inline type name). Add them back one at a time when that happens.
     match run(&restrict(doc, &kept)) {
-        Ok(tokens) => Ok((tokens, dropped)),
+        Ok(tokens) => {
+            dropped.sort_by(|a, b| (&a.path, &a.method).cmp(&(&b.path, &b.method)));
+            Ok((tokens, dropped))
+        }
         Err(_) => {
             let mut together: Vec<(String, String)> = Vec::new();
-            for op in kept {
-                let mut trial = together.clone();
-                trial.push(op.clone());
-                match run(&restrict(doc, &trial)) {
-                    Ok(_) => together = trial,
-                    Err(reason) => dropped.push(dropped_op(
-                        doc,
-                        &op.0,
-                        &op.1,
-                        format!("conflicts with other operations: {reason}"),
-                    )),
-                }
-            }
+            add_back(doc, &kept, &restrict, run, &mut together, &mut dropped);
             if together.is_empty() {
                 return Err("no operation can be generated together".to_owned());
             }
@@ -113,6 +105,69 @@ pub fn generate(doc: &Value, run: &Generate<'_>) -> Result<(TokenStream, Vec<Dro
             dropped.sort_by(|a, b| (&a.path, &a.method).cmp(&(&b.path, &b.method)));
             Ok((tokens, dropped))
         }
+    }
+}
+
+/// The document restricted to some operations.
+type Restrict<'r> = dyn Fn(&Value, &[(String, String)]) -> Value + 'r;
+
+/// Adds `ops` to `together` where they generate with it: a whole chunk when it can, else
+/// each half in turn, down to single operations, which are dropped as conflicting.
+fn add_back(
+    doc: &Value,
+    ops: &[(String, String)],
+    restrict: &Restrict<'_>,
+    run: &Generate<'_>,
+    together: &mut Vec<(String, String)>,
+    dropped: &mut Vec<Dropped>,
+) {
+    if ops.is_empty() {
+        return;
+    }
+    let mut trial = together.clone();
+    trial.extend_from_slice(ops);
+    match run(&restrict(doc, &trial)) {
+        Ok(_) => *together = trial,
+        Err(reason) => match ops {
+            [(path, method)] => dropped.push(dropped_op(
+                doc,
+                path,
+                method,
+                format!("conflicts with other operations: {reason}"),
+            )),
+            _ => {
+                let (a, b) = ops.split_at(ops.len() / 2);
+                add_back(doc, a, restrict, run, together, dropped);
+                add_back(doc, b, restrict, run, together, dropped);
+            }
+        },
+    }
+}
+
+/// Splits `ops` in halves until each part generates on its own or is one operation that
+/// does not (dropped with its own reason): about `2 k log2(n)` runs of progenitor for `k`
+/// failing operations of `n`, each on a smaller document, instead of one run per operation.
+fn bisect(
+    doc: &Value,
+    ops: &[(String, String)],
+    restrict: &Restrict<'_>,
+    run: &Generate<'_>,
+    kept: &mut Vec<(String, String)>,
+    dropped: &mut Vec<Dropped>,
+) {
+    if ops.is_empty() {
+        return;
+    }
+    match run(&restrict(doc, ops)) {
+        Ok(_) => kept.extend_from_slice(ops),
+        Err(reason) => match ops {
+            [(path, method)] => dropped.push(dropped_op(doc, path, method, reason)),
+            _ => {
+                let (a, b) = ops.split_at(ops.len() / 2);
+                bisect(doc, a, restrict, run, kept, dropped);
+                bisect(doc, b, restrict, run, kept, dropped);
+            }
+        },
     }
 }
 

@@ -63,6 +63,8 @@ pub struct Outcome {
     pub json_params: Vec<(String, String, bool)>,
     /// `(operation id, seconds)` of the per-operation timeouts.
     pub timeouts: Vec<(String, u64)>,
+    /// `(operation id, media type)` of bodies sent through a stand-in media type.
+    pub body_media_types: Vec<(String, String)>,
 }
 
 impl Outcome {
@@ -75,6 +77,12 @@ impl Outcome {
 /// The passes, in the order they run.
 pub const PASSES: &[Pass] = &[
     Pass {
+        name: "before-lowering",
+        why: "two-part versions and refs to `#/definitions/` or nowhere, before anything reads them",
+        skippable: false,
+        run: |doc, out| out.note(compat::before_lowering(doc)),
+    },
+    Pass {
         name: "normalize",
         why: "progenitor reads OpenAPI 3.0 only: lower 3.1 to 3.0.3",
         skippable: false,
@@ -85,6 +93,12 @@ pub const PASSES: &[Pass] = &[
         why: "progenitor names methods after operationId; name the operations without one",
         skippable: false,
         run: |doc, out| out.note(compat::ensure_operation_ids(doc)),
+    },
+    Pass {
+        name: "repair-operations",
+        why: "duplicate operationIds, undeclared path parameters, parameters progenitor cannot send",
+        skippable: false,
+        run: |doc, out| out.note(compat::repair_operations(doc)),
     },
     Pass {
         name: "harden",
@@ -99,6 +113,16 @@ pub const PASSES: &[Pass] = &[
         run: |doc, out| {
             out.multipart = multipart::extract(doc);
             let notes = std::mem::take(&mut out.multipart.warnings);
+            out.note(notes);
+        },
+    },
+    Pass {
+        name: "conform-values",
+        why: "defaults, examples and enum values that do not conform are dropped, never the operation; bodies of other media types get a stand-in",
+        skippable: false,
+        run: |doc, out| {
+            let (table, notes) = compat::after_harden(doc);
+            out.body_media_types = table;
             out.note(notes);
         },
     },
@@ -197,7 +221,8 @@ mod tests {
         }
         // The order the module docs describe.
         let names: Vec<&str> = PASSES.iter().map(|p| p.name).collect();
-        assert_eq!(names.first(), Some(&"normalize"));
+        assert_eq!(names.first(), Some(&"before-lowering"));
+        assert_eq!(names.get(1), Some(&"normalize"));
         let at = |name: &str| names.iter().position(|n| *n == name).unwrap();
         assert!(at("harden") < at("multipart"));
         assert!(at("colliding-properties") < at("secret-properties"));

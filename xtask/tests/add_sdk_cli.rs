@@ -119,6 +119,13 @@ fn every_corpus_document_becomes_a_compiling_crate() {
         "# `cargo xtask add-sdk` on each corpus document: operations generated/total, then each\n\
          # dropped operation and warning. Regenerate with UPDATE_SNAPSHOT=1 cargo test -p xtask --test add_sdk_cli\n",
     );
+    let mut table = String::from(
+        "# Corpus: what `cargo xtask add-sdk` generates\n\n\
+         Written by `UPDATE_SNAPSHOT=1 cargo test -p xtask --test add_sdk_cli` (checked like\n\
+         `snapshot.txt`, which lists every warning).\n\n\
+         | File | Operations | Generated | Dropped | Why dropped |\n|---|---:|---:|---:|---|\n",
+    );
+    let (mut all_ops, mut all_generated) = (0usize, 0usize);
     for doc in &docs {
         let name = crate_name(doc);
         let out = xtask(
@@ -134,11 +141,35 @@ fn every_corpus_document_becomes_a_compiling_crate() {
         assert!(!all.contains("panicked at"), "a panic escaped: {all}");
         let file = doc.file_name().unwrap().to_string_lossy();
         snapshot.push_str(&format!("\n## {file}\n"));
+        let mut reasons: std::collections::BTreeMap<String, usize> = Default::default();
+        for line in all.lines() {
+            if let Some(rest) = line.strip_prefix("warning: dropped operation ")
+                && let Some((_, reason)) = rest.split_once("): ")
+            {
+                let reason = reason.trim_start_matches("conflicts with other operations: ");
+                let short: String = reason.chars().take(70).collect();
+                *reasons.entry(short).or_default() += 1;
+            }
+        }
         for line in all.lines() {
             if let Some(summary) = line.strip_prefix(&format!("added {name}: ")) {
                 // Drop the timing, which varies.
                 let summary = summary.split(" (").next().unwrap_or(summary);
                 snapshot.push_str(&format!("{summary}\n"));
+                let numbers: Vec<usize> = summary
+                    .split(|c: char| !c.is_ascii_digit())
+                    .filter_map(|n| n.parse().ok())
+                    .collect();
+                if let [generated, total, dropped, ..] = numbers[..] {
+                    all_ops += total;
+                    all_generated += generated;
+                    let why: Vec<String> =
+                        reasons.iter().map(|(r, n)| format!("{n} × {r}")).collect();
+                    table.push_str(&format!(
+                        "| `{file}` | {total} | {generated} | {dropped} | {} |\n",
+                        why.join("; ").replace('|', "\\|")
+                    ));
+                }
             } else if line.starts_with("warning: ") {
                 snapshot.push_str(&format!(
                     "{}\n",
@@ -166,10 +197,22 @@ fn every_corpus_document_becomes_a_compiling_crate() {
         text(&check)
     );
 
+    table.push_str(&format!(
+        "| **total ({} documents)** | {all_ops} | {all_generated} | {} | |\n",
+        docs.len(),
+        all_ops - all_generated
+    ));
+    let table_path = corpus_dir().join("TABLE.md");
     let path = corpus_dir().join("snapshot.txt");
     if std::env::var_os("UPDATE_SNAPSHOT").is_some() {
         std::fs::write(&path, &snapshot).unwrap();
+        std::fs::write(&table_path, &table).unwrap();
     }
+    assert_eq!(
+        std::fs::read_to_string(&table_path).unwrap_or_default(),
+        table,
+        "the corpus table changed; review and run with UPDATE_SNAPSHOT=1"
+    );
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert_eq!(
         committed, snapshot,
