@@ -238,6 +238,57 @@ pub fn rename_schemas(doc: &mut Value, renames: &BTreeMap<String, String>) {
     walk(doc, &target);
 }
 
+/// Inline property schemas whose generated type name (`{Component}{Property}`, typify's
+/// rule) is the name of another component schema (Box: component `Collaboration`,
+/// property `item`, and component `CollaborationItem`) get a `title` that names their
+/// type `{Component}{Property}Inline` instead, so the two types do not collide. typify
+/// drops a property name the component's name already ends with (`AuthorizationStatus` +
+/// `status`), which names the inline type like the component itself (PayPal).
+pub fn colliding_inline_types(doc: &mut Value, notes: &mut Vec<String>) {
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let taken: BTreeSet<String> = schemas.keys().map(|n| type_name(n)).collect();
+    for (name, schema) in schemas.iter_mut() {
+        let parent = type_name(name);
+        let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for (key, prop) in props.iter_mut() {
+            let Some(map) = prop.as_object_mut() else {
+                continue;
+            };
+            let makes_type = ["properties", "enum", "oneOf", "anyOf", "allOf"]
+                .iter()
+                .any(|k| map.contains_key(*k));
+            if map.contains_key("$ref") || map.contains_key("title") || !makes_type {
+                continue;
+            }
+            let prop = type_name(key);
+            // typify does not stutter: `AuthorizationStatus` + `status` is named
+            // `AuthorizationStatus`, the parent's own name.
+            let inline = if parent.ends_with(&prop) {
+                parent.clone()
+            } else {
+                format!("{parent}{prop}")
+            };
+            if !taken.contains(&inline) {
+                continue;
+            }
+            let title = format!("{parent}{prop}Inline");
+            notes.push(format!(
+                "/components/schemas/{}/properties/{}: its type would be named `{inline}` like a component schema; titled `{title}`",
+                crate::oas::escape(name),
+                crate::oas::escape(key)
+            ));
+            map.insert("title".into(), Value::String(title));
+        }
+    }
+}
+
 /// Drops `nullable` from component schemas that are compositions (see the module docs).
 pub fn nullable_composed_components(doc: &mut Value, notes: &mut Vec<String>) {
     let Some(schemas) = doc
@@ -401,6 +452,22 @@ mod tests {
             "#/components/schemas/inputSchema2"
         );
         assert_eq!(notes.len(), 2, "{notes:?}");
+    }
+
+    #[test]
+    fn inline_types_named_like_a_component_get_a_title() {
+        let mut doc = json!({"components": {"schemas": {
+            "Collaboration": {"properties": {
+                "item": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+                "other": {"type": "string"}}},
+            "CollaborationItem": {"type": "object"}
+        }}});
+        let mut notes = Vec::new();
+        colliding_inline_types(&mut doc, &mut notes);
+        let props = &doc["components"]["schemas"]["Collaboration"]["properties"];
+        assert_eq!(props["item"]["title"], "CollaborationItemInline");
+        assert!(props["other"].get("title").is_none());
+        assert_eq!(notes.len(), 1);
     }
 
     #[test]

@@ -147,6 +147,16 @@ pub const PASSES: &[Pass] = &[
         },
     },
     Pass {
+        name: "colliding-inline-types",
+        why: "an inline property type named `{Component}{Property}` like another component is retitled",
+        skippable: false,
+        run: |doc, out| {
+            let mut notes = Vec::new();
+            names::colliding_inline_types(doc, &mut notes);
+            out.note(notes);
+        },
+    },
+    Pass {
         name: "colliding-properties",
         why: "properties whose Rust field names collide (`fieldName`, `field_name`) are renamed",
         skippable: true,
