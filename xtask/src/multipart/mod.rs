@@ -8,7 +8,7 @@
 //!    operation as if it had no body: the `Client` method, a builder with the
 //!    path/query/header parameters, and a `send()` that goes through the client hooks
 //!    and decodes the responses like every other operation's.
-//! 2. [`augment`], on progenitor's output: adds to that builder one field and one setter
+//! 2. [`augment()`], on progenitor's output: adds to that builder one field and one setter
 //!    per part, and to its `send()` the form, built from the parts and attached to the
 //!    request just before it is built (`.multipart(form)`).
 //!
@@ -37,7 +37,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use serde_json::Value;
 
-/// An operation whose `multipart/form-data` body was taken off for [`augment`].
+/// An operation whose `multipart/form-data` body was taken off for [`augment()`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Operation {
     /// The operationId as in the document.
@@ -149,7 +149,7 @@ impl Scalar {
 /// What [`extract`] found.
 #[derive(Debug, Default)]
 pub struct Extracted {
-    /// Operations whose body was taken off, for [`augment`].
+    /// Operations whose body was taken off, for [`augment()`].
     pub operations: Vec<Operation>,
     /// Parts typed loosely (JSON or `String`), each with its JSON pointer.
     pub warnings: Vec<String>,
