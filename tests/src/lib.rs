@@ -40,7 +40,7 @@ pub fn load_spec(file_name: &str) -> Value {
 /// ```
 pub fn effective_spec(crate_name: &str) -> Value {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    xtask::effective_spec(&root, crate_name)
+    spec_input::effective_spec(&root, crate_name)
         .unwrap_or_else(|e| panic!("cannot build the effective spec of {crate_name}: {e}"))
 }
 

@@ -141,7 +141,7 @@ pub fn add_sdk(
     }
     let shown = spec_file.display().to_string();
     let doc = codegen::parse_document(&bytes, &shown)?;
-    codegen::check_version(&doc, &shown)?;
+    codegen::check_version(&doc, &shown).map_err(CodegenError::from)?;
 
     // Stage: a copy of the spec and the whole crate, generated there.
     let staging = root

@@ -29,8 +29,6 @@ pub mod conform;
 #[doc(hidden)]
 pub mod harden;
 #[doc(hidden)]
-pub mod load;
-#[doc(hidden)]
 pub mod multipart;
 #[doc(hidden)]
 pub mod names;
@@ -40,8 +38,6 @@ pub mod normalize;
 pub mod oas;
 #[doc(hidden)]
 pub mod open_enum;
-#[doc(hidden)]
-pub mod overlay;
 #[doc(hidden)]
 pub mod partial;
 #[doc(hidden)]
@@ -56,25 +52,10 @@ pub mod visit;
 use std::path::Path;
 
 /// The document the crate `crate_name` of `specs/sdks.toml` (under the workspace `root`) is
-/// generated from, as its authors wrote it: the vendored spec with its path prefix stripped
-/// and its overlays applied, before xtask's own compatibility passes (so still OpenAPI 3.1,
-/// with every example).
+/// generated from: see [`spec_input::effective_spec`], which this forwards to.
 ///
 /// Fails with a message naming the file when the manifest, the spec or an overlay cannot
 /// be read or applied, or when no SDK of that name is in the manifest.
 pub fn effective_spec(root: &Path, crate_name: &str) -> Result<serde_json::Value, String> {
-    let manifest = codegen::read_manifest(root).map_err(|e| e.to_string())?;
-    let sdk = manifest
-        .sdk
-        .iter()
-        .find(|sdk| sdk.crate_dir == crate_name)
-        .ok_or_else(|| {
-            format!(
-                "no [[sdk]] with crate = {crate_name:?} in {}",
-                codegen::MANIFEST
-            )
-        })?;
-    codegen::effective_document(root, sdk)
-        .map(|(doc, _)| doc)
-        .map_err(|e| e.to_string())
+    spec_input::effective_spec(root, crate_name).map_err(|e| e.to_string())
 }
