@@ -3,7 +3,7 @@
 //! it fails it names the file at fault and leaves every generated file byte-identical.
 //!
 //! Each case runs the real binary on a scratch copy of the workspace (specs, overlays and
-//! the committed generated files), like `codegen_cli.rs`. A run on a retailgrid-sized
+//! the committed generated files), like `codegen.rs`. A run on a retailgrid-sized
 //! document takes 50–300 ms, on Omni's full document (590 kB) 1–3 s, so the properties run
 //! 32 cases each by default (the file takes ~2.5 min on 2 cores).
 //!
@@ -11,7 +11,7 @@
 //! a failure reproduces; explore other cases with another seed and more of them:
 //!
 //! ```text
-//! PROPTEST_RNG_SEED=12345 PROPTEST_CASES=1000 cargo test -p xtask --test robustness
+//! PROPTEST_RNG_SEED=12345 PROPTEST_CASES=1000 cargo test -p xtask --test cli robustness
 //! ```
 //!
 //! Failing cases are printed (shrunk) but not persisted to `proptest-regressions/`: turn a

@@ -35,7 +35,7 @@ fn scratch_workspace() -> tempfile::TempDir {
 }
 
 /// `add-sdk` here runs with `--no-verify`: the corpus test checks every crate in one
-/// `cargo check` instead (verification itself is tested in codegen_cli.rs).
+/// `cargo check` instead (verification itself is tested in codegen.rs).
 fn xtask(root: &Path, args: &[&str]) -> Output {
     let no_verify = args.first() == Some(&"add-sdk");
     Command::new(env!("CARGO_BIN_EXE_xtask"))
@@ -117,11 +117,11 @@ fn every_corpus_document_becomes_a_compiling_crate() {
     let ws = scratch_workspace();
     let mut snapshot = String::from(
         "# `cargo xtask add-sdk` on each corpus document: operations generated/total, then each\n\
-         # dropped operation and warning. Regenerate with UPDATE_SNAPSHOT=1 cargo test -p xtask --test add_sdk_cli\n",
+         # dropped operation and warning. Regenerate with UPDATE_SNAPSHOT=1 cargo test -p xtask --test cli add_sdk\n",
     );
     let mut table = String::from(
         "# Corpus: what `cargo xtask add-sdk` generates\n\n\
-         Written by `UPDATE_SNAPSHOT=1 cargo test -p xtask --test add_sdk_cli` (checked like\n\
+         Written by `UPDATE_SNAPSHOT=1 cargo test -p xtask --test cli add_sdk` (checked like\n\
          `snapshot.txt`, which lists every warning).\n\n\
          | File | Operations | Generated | Dropped | Why dropped |\n|---|---:|---:|---:|---|\n",
     );
