@@ -97,7 +97,7 @@ pub const PASSES: &[Pass] = &[
     Pass {
         name: "repair-operations",
         why: "duplicate operationIds, undeclared path parameters, parameters progenitor cannot send",
-        skippable: false,
+        skippable: true,
         run: |doc, out| out.note(compat::repair_operations(doc)),
     },
     Pass {

@@ -161,21 +161,37 @@ fn a_yaml_syntax_error_names_the_file_line_and_column() {
     assert!(!msg.contains("panicked"), "{msg}");
 }
 
+/// `retailgrid.yaml` in a scratch workspace with one more operation, `extra` (YAML lines at
+/// the indentation of a path item), inserted before `/v1/jobs/{job_id}`.
+fn with_extra_operation(dir: &Path, extra: &str) {
+    let spec = dir.join("specs/retailgrid.yaml");
+    let yaml = std::fs::read_to_string(&spec).unwrap();
+    let changed = yaml.replacen(
+        "  /v1/jobs/{job_id}:\n",
+        &format!("{extra}  /v1/jobs/{{job_id}}:\n"),
+        1,
+    );
+    assert_ne!(yaml, changed);
+    std::fs::write(&spec, changed).unwrap();
+}
+
 #[test]
 fn an_operation_progenitor_cannot_handle_is_dropped_with_a_warning() {
     let dir = scratch();
-    // Two operations with the same operationId: progenitor rejects them together, so the
-    // second is left out, named in a warning and in the generated file's header.
-    let spec = dir.path().join("specs/retailgrid.yaml");
-    let yaml = std::fs::read_to_string(&spec).unwrap();
-    let dup = yaml.replacen(
-        "  /v1/jobs/{job_id}:\n",
-        "  /v1/other/{job_id}:\n    get:\n      operationId: get_job\n      parameters:\n        - {name: job_id, in: path, required: true, schema: {type: string}}\n      responses:\n        '200': {description: ok}\n  /v1/jobs/{job_id}:\n",
-        1,
+    // Two operations with one operationId, with the repair that renames the second turned
+    // off: progenitor rejects them together, so the second is left out, named in a warning
+    // and in the generated file's header, and the rest is generated. (What no repair
+    // covers yet ends the same way.)
+    with_extra_operation(
+        dir.path(),
+        "  /v1/other/{job_id}:\n    get:\n      operationId: get_job\n      parameters:\n        - {name: job_id, in: path, required: true, schema: {type: string}}\n      responses:\n        '200': {description: ok}\n",
     );
-    assert_ne!(yaml, dup);
-    std::fs::write(&spec, dup).unwrap();
-    let out = xtask(dir.path(), &["codegen", "--no-verify"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["codegen", "--no-verify", "--root"])
+        .arg(dir.path())
+        .env("XTASK_SKIP_REPAIRS", "repair-operations")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let msg = text(&out);
     assert!(
@@ -188,6 +204,31 @@ fn an_operation_progenitor_cannot_handle_is_dropped_with_a_warning() {
         generated.contains("// Operations left out (1)"),
         "{generated}"
     );
+    assert!(
+        generated.contains("pub fn get_job("),
+        "the rest is generated"
+    );
+}
+
+#[test]
+fn a_duplicate_operation_id_is_renamed_with_a_warning_and_both_are_generated() {
+    let dir = scratch();
+    with_extra_operation(
+        dir.path(),
+        "  /v1/other/{job_id}:\n    get:\n      operationId: get_job\n      parameters:\n        - {name: job_id, in: path, required: true, schema: {type: string}}\n      responses:\n        '200': {description: ok}\n",
+    );
+    let out = xtask(dir.path(), &["codegen", "--no-verify"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let msg = text(&out);
+    assert!(
+        msg.contains("get_job is used by an earlier operation; renamed get_job_get"),
+        "{msg}"
+    );
+    let generated =
+        std::fs::read_to_string(dir.path().join("retailgrid-sdk/src/generated.rs")).unwrap();
+    assert!(generated.contains("pub fn get_job("), "{generated}");
+    assert!(generated.contains("pub fn get_job_get("), "{generated}");
+    assert!(!generated.contains("// Operations left out"), "{generated}");
 }
 
 #[test]
