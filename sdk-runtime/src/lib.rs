@@ -52,6 +52,7 @@ mod config;
 mod error;
 pub mod hooks;
 mod multipart;
+pub mod pagination;
 
 pub use builder::{ClientBuilder, GeneratedClient};
 pub use config::{ApiInfo, ApiKeyIn, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};

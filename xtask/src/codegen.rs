@@ -283,6 +283,13 @@ fn generate_from(
                 message,
             }
         })?;
+    let (streams, stream_warnings) =
+        crate::pagination::add_streams(&mut file, &crate::pagination::detect(&doc));
+    warnings.extend(
+        stream_warnings
+            .into_iter()
+            .map(|w| format!("{spec_path}: {w}")),
+    );
     names::restore_wire_names(&mut file, &wire_renames);
     redact::redact_debug(&mut file, &secrets);
     file.items.push(json_params_item(&json_params));
@@ -315,6 +322,17 @@ fn generate_from(
             multipart_ops.len()
         ));
         for op in &multipart_ops {
+            head.push_str(&format!("// - {op}\n"));
+        }
+        head.push('\n');
+    }
+    if !streams.is_empty() {
+        head.push_str(&format!(
+            "// Operations with a pagination stream ({}): `.stream()` on their builders follows the\n\
+             // cursor (xtask/src/pagination.rs):\n",
+            streams.len()
+        ));
+        for op in &streams {
             head.push_str(&format!("// - {op}\n"));
         }
         head.push('\n');

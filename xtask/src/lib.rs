@@ -39,6 +39,8 @@ pub mod oas;
 #[doc(hidden)]
 pub mod open_enum;
 #[doc(hidden)]
+pub mod pagination;
+#[doc(hidden)]
 pub mod partial;
 #[doc(hidden)]
 pub mod passes;

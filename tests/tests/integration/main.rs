@@ -8,6 +8,7 @@ mod errors;
 mod examples;
 mod faults;
 mod omni_requests;
+mod pagination;
 mod retailgrid_requests;
 mod secrets;
 mod sim;

@@ -497,14 +497,14 @@ fn field_name(setter: &str) -> String {
 }
 
 #[derive(Clone, Copy)]
-enum Case {
+pub(crate) enum Case {
     Snake,
     Pascal,
 }
 
 /// An identifier as progenitor makes one (`progenitor_impl::util::sanitize`): method and
 /// parameter names in snake case, builder names in Pascal case.
-fn sanitize(input: &str, case: Case) -> String {
+pub(crate) fn sanitize(input: &str, case: Case) -> String {
     use heck::{ToPascalCase, ToSnakeCase};
     let to_case = |s: &str| match case {
         Case::Snake => s.to_snake_case(),
