@@ -49,12 +49,16 @@
 
 mod builder;
 mod config;
+mod credentials;
 mod error;
 pub mod hooks;
 mod multipart;
+pub mod retry;
 
 pub use builder::{ClientBuilder, GeneratedClient};
 pub use config::{ApiInfo, ApiKeyIn, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
-pub use error::{ApiError, ErrorExt};
+pub use credentials::{Credential, CredentialError, CredentialProvider};
+pub use error::{ApiError, ErrorExt, REQUEST_ID_HEADERS, request_id};
 pub use hooks::{Inner, OperationTables};
 pub use multipart::{FilePart, json_part};
+pub use retry::RetryPolicy;
