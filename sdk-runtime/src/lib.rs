@@ -12,6 +12,12 @@
 //! [`ClientBuilder`] for their `Client`. Code that works with any generated client (such
 //! as `poll-helpers`) uses [`ErrorExt`] on `progenitor_client::Error<ApiError>`.
 //!
+//! What a hand-written client gives for free is here too, for every generated client:
+//! safe requests are sent again after a 429, 502, 503, 504 or a connection error
+//! ([`RetryPolicy`], [`retry::without_retries`]); a secret that rotates comes from a
+//! [`CredentialProvider`] and is refreshed once after a 401; and errors carry the server's
+//! request id ([`ErrorExt::request_id`]).
+//!
 //! # Examples
 //!
 //! A generated client is configured through its builder:
