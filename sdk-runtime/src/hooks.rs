@@ -175,7 +175,13 @@ pub async fn exec(
     let mut refreshed = false;
     loop {
         let generation = match &inner.credentials {
-            Some(source) => match source.current().await {
+            Some(source) => match tokio::time::timeout_at(deadline.into(), source.current())
+                .await
+                .unwrap_or_else(|_| {
+                    Err(crate::CredentialError::new(
+                        "it did not answer within the request's timeout",
+                    ))
+                }) {
                 Ok((value, generation)) => {
                     request.headers_mut().insert(source.header_name(), value);
                     Some(generation)

@@ -263,3 +263,24 @@ async fn the_provided_secret_never_shows_in_debug_errors_or_logs() {
         logs.text()
     );
 }
+
+#[tokio::test]
+async fn a_provider_that_hangs_fails_the_request_at_its_timeout() {
+    struct Hangs;
+    impl CredentialProvider for Hangs {
+        async fn credential(&self) -> Result<Credential, CredentialError> {
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            Ok(Credential::new("late"))
+        }
+    }
+    let demo = ClientBuilder::default()
+        .base_url("http://127.0.0.1:1")
+        .timeout(ms(200))
+        .credential_provider(Hangs)
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let err = demo.send(Method::GET, "/x", None).await.unwrap_err();
+    assert!(started.elapsed() < ms(2000), "{:?}", started.elapsed());
+    assert!(err.message().contains("did not answer within the request's timeout"), "{}", err.message());
+}
