@@ -166,7 +166,10 @@ async fn a_wait_sends_one_request_per_poll_whatever_the_clients_retry_policy() {
     })
     .await;
     assert!(
-        matches!(result, Err(PollError::AttemptsExhausted { attempts: 3, .. })),
+        matches!(
+            result,
+            Err(PollError::AttemptsExhausted { attempts: 3, .. })
+        ),
         "{result:?}"
     );
     assert_eq!(unavailable.calls_async().await, 3);
@@ -205,7 +208,10 @@ async fn the_servers_request_id_is_quoted_in_the_request_error() {
     assert_eq!(first.request_id.as_deref(), Some("req-9b1c"));
     match Poller::new(policy(), fetch).await {
         Err(PollError::Request { message, .. }) => {
-            assert!(message.contains("forbidden (request id req-9b1c)"), "{message}");
+            assert!(
+                message.contains("forbidden (request id req-9b1c)"),
+                "{message}"
+            );
         }
         other => panic!("expected a request error, got {other:?}"),
     }

@@ -282,5 +282,10 @@ async fn a_provider_that_hangs_fails_the_request_at_its_timeout() {
     let started = std::time::Instant::now();
     let err = demo.send(Method::GET, "/x", None).await.unwrap_err();
     assert!(started.elapsed() < ms(2000), "{:?}", started.elapsed());
-    assert!(err.message().contains("did not answer within the request's timeout"), "{}", err.message());
+    assert!(
+        err.message()
+            .contains("did not answer within the request's timeout"),
+        "{}",
+        err.message()
+    );
 }
