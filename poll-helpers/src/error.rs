@@ -41,8 +41,11 @@ pub struct FetchError {
     pub status: Option<u16>,
     /// How long the server asked us to wait.
     pub retry_after: Option<Duration>,
-    /// What failed, in words (the server's message when it sent one).
+    /// What failed, in words (the server's message when it sent one, and its request id).
     pub message: String,
+    /// The request id the server sent with the failed answer, if any (see
+    /// `sdk_runtime::REQUEST_ID_HEADERS`); [`FetchError::with_request_id`] sets it.
+    pub request_id: Option<String>,
 }
 
 impl FetchError {
@@ -58,6 +61,7 @@ impl FetchError {
             status: None,
             retry_after: None,
             message: message.into(),
+            request_id: None,
         }
     }
 
@@ -94,6 +98,7 @@ impl FetchError {
             status: Some(status),
             retry_after: None,
             message: message.into(),
+            request_id: None,
         }
     }
 
@@ -106,6 +111,25 @@ impl FetchError {
     /// ```
     pub fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
         self.retry_after = retry_after;
+        self
+    }
+}
+
+impl FetchError {
+    /// Sets the server's request id and quotes it at the end of the message, so that every
+    /// report built from the message ([`PollError`], `jobwait`'s failure line) carries it.
+    /// `None` changes nothing.
+    ///
+    /// ```
+    /// let e = poll_helpers::FetchError::from_status(500, "boom").with_request_id(Some("req-1".into()));
+    /// assert_eq!(e.request_id.as_deref(), Some("req-1"));
+    /// assert_eq!(e.to_string(), "HTTP 500: boom (request id req-1)");
+    /// ```
+    pub fn with_request_id(mut self, request_id: Option<String>) -> Self {
+        if let Some(id) = request_id {
+            self.message = format!("{} (request id {id})", self.message);
+            self.request_id = Some(id);
+        }
         self
     }
 }

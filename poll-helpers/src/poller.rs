@@ -392,7 +392,9 @@ where
         }
 
         self.attempt += 1;
-        let fetch = (self.poller.fetch)();
+        // A poll is a retry loop of its own, charged to the budget: the client sends
+        // each of its requests once (no automatic retries of the SDK's runtime).
+        let fetch = sdk_runtime::retry::without_retries((self.poller.fetch)());
         let outcome = match tokio::time::timeout_at(self.deadline, fetch).await {
             Ok(outcome) => outcome,
             Err(_) => Err(FetchError::transient("request cut off at the deadline")),

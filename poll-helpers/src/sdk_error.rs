@@ -6,8 +6,24 @@ use std::time::Duration;
 
 use crate::error::FetchError;
 
-/// Classifies `error`; `message` and `retry_after` come from the SDK's `ErrorExt`.
+/// Classifies `error`; `message` and `retry_after` come from the SDK's `ErrorExt`; the
+/// server's request id is kept (and quoted in the message).
 pub(crate) fn fetch_error<E>(
+    error: &progenitor_client::Error<E>,
+    message: String,
+    retry_after: Option<Duration>,
+) -> FetchError {
+    use progenitor_client::Error;
+    let request_id = match error {
+        Error::ErrorResponse(rv) => sdk_runtime::request_id(rv.headers()),
+        Error::UnexpectedResponse(response) => sdk_runtime::request_id(response.headers()),
+        _ => None,
+    };
+    let error = classify(error, message, retry_after);
+    error.with_request_id(request_id)
+}
+
+fn classify<E>(
     error: &progenitor_client::Error<E>,
     message: String,
     retry_after: Option<Duration>,
@@ -35,7 +51,8 @@ pub(crate) fn fetch_error<E>(
 impl FetchError {
     /// Classifies an error of any client generated in this workspace (every one decodes
     /// errors into `sdk_runtime::ApiError`): 429/5xx and transport errors are transient,
-    /// other 4xx permanent, with the server's message and `Retry-After` kept. This is
+    /// other 4xx permanent, with the server's message, `Retry-After` and request id kept
+    /// (the id is also quoted at the end of the message). This is
     /// what a fetch closure for [`Poller::new`](crate::Poller::new) returns on error, so
     /// that a crate made by `cargo xtask add-sdk` can be waited on without an adapter.
     ///

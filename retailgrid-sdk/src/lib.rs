@@ -41,6 +41,9 @@ mod generated;
 
 pub use generated::*;
 pub use sdk_runtime::{ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ErrorExt, FilePart};
+// Automatic retries (`ClientBuilder::retry_policy`) and rotating credentials
+// (`ClientBuilder::credential_provider`), from the shared runtime.
+pub use sdk_runtime::{Credential, CredentialError, CredentialProvider, RetryPolicy};
 
 /// The default `User-Agent`: this crate's name and version.
 pub const DEFAULT_USER_AGENT: &str =

@@ -1,6 +1,7 @@
 //! [`ClientBuilder`]: one builder for every generated client.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{self, HeaderMap, HeaderValue};
@@ -9,7 +10,24 @@ use crate::config::{
     ApiInfo, ApiKeyIn, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Token, auth_header,
     base_url_hint, basic_header, env_var, validate_base_url, validate_instance,
 };
+use crate::credentials::{CredentialProvider, CredentialSource, DynProvider, Scheme};
 use crate::hooks::{Inner, credential_key};
+use crate::retry::RetryPolicy;
+
+/// A credential provider as the builder keeps it, and whether it gives an API key.
+#[derive(Clone)]
+struct Provider {
+    provider: Arc<dyn DynProvider>,
+    api_key: bool,
+    source_name: &'static str,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.source_name)?;
+        f.write_str("(<redacted>)")
+    }
+}
 
 /// A generated client that [`ClientBuilder`] can build: what its API needs from the
 /// environment, and how to make one from a base URL, an HTTP client and the hooks' state.
@@ -70,6 +88,8 @@ pub struct ClientBuilder<C> {
     connect_timeout: Option<Duration>,
     timeout: Option<Duration>,
     user_agent: Option<String>,
+    retry: Option<RetryPolicy>,
+    provider: Option<Provider>,
     client: PhantomData<fn() -> C>,
 }
 
@@ -84,6 +104,8 @@ impl<C> Default for ClientBuilder<C> {
             connect_timeout: None,
             timeout: None,
             user_agent: None,
+            retry: None,
+            provider: None,
             client: PhantomData,
         }
     }
@@ -100,6 +122,8 @@ impl<C> Clone for ClientBuilder<C> {
             connect_timeout: self.connect_timeout,
             timeout: self.timeout,
             user_agent: self.user_agent.clone(),
+            retry: self.retry,
+            provider: self.provider.clone(),
             client: PhantomData,
         }
     }
@@ -116,6 +140,8 @@ impl<C> std::fmt::Debug for ClientBuilder<C> {
             .field("connect_timeout", &self.connect_timeout)
             .field("timeout", &self.timeout)
             .field("user_agent", &self.user_agent)
+            .field("retry", &self.retry)
+            .field("credential_provider", &self.provider)
             .finish()
     }
 }
@@ -245,6 +271,102 @@ impl<C: GeneratedClient> ClientBuilder<C> {
         self
     }
 
+    /// Sets which requests are sent again by themselves after a 429, 502, 503, 504 or a
+    /// connection error (default: [`RetryPolicy::default`], GET, HEAD and OPTIONS, at most
+    /// 3 attempts, within the request's timeout; [`RetryPolicy::none`] turns it off).
+    ///
+    /// ```
+    /// # use sdk_runtime::{ApiInfo, GeneratedClient, Inner};
+    /// # #[derive(Debug)] struct Demo;
+    /// # impl GeneratedClient for Demo {
+    /// #     const API: ApiInfo = ApiInfo::new("DEMO_API_TOKEN", "DEMO_BASE_URL", "demo-sdk/1.0");
+    /// #     fn from_parts(_: &str, _: reqwest::Client, _: Inner) -> Self { Demo }
+    /// # }
+    /// # type ClientBuilder = sdk_runtime::ClientBuilder<Demo>;
+    /// use sdk_runtime::RetryPolicy;
+    /// let builder = ClientBuilder::default().retry_policy(RetryPolicy::default().idempotent_writes(true));
+    /// let never = ClientBuilder::default().retry_policy(RetryPolicy::none());
+    /// ```
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// Gets the bearer token from `provider` instead of a fixed one: asked when the client
+    /// has no token or the one it has expired, and once more after a 401 (the request is
+    /// then sent once more, whatever its method). Replaces
+    /// [`bearer_token`](Self::bearer_token) and the token variable of the environment.
+    ///
+    /// ```
+    /// # use sdk_runtime::{ApiInfo, GeneratedClient, Inner};
+    /// # #[derive(Debug)] struct Demo;
+    /// # impl GeneratedClient for Demo {
+    /// #     const API: ApiInfo = ApiInfo::new("DEMO_API_TOKEN", "DEMO_BASE_URL", "demo-sdk/1.0");
+    /// #     fn from_parts(_: &str, _: reqwest::Client, _: Inner) -> Self { Demo }
+    /// # }
+    /// # type ClientBuilder = sdk_runtime::ClientBuilder<Demo>;
+    /// use sdk_runtime::{Credential, CredentialError, CredentialProvider};
+    ///
+    /// struct Vault;
+    /// impl CredentialProvider for Vault {
+    ///     async fn credential(&self) -> Result<Credential, CredentialError> {
+    ///         // Fetch it from where it lives; here, a constant.
+    ///         Ok(Credential::new("not-a-real-token").valid_for(std::time::Duration::from_secs(600)))
+    ///     }
+    /// }
+    /// let client = ClientBuilder::default()
+    ///     .base_url("https://example.test/api")
+    ///     .credential_provider(Vault)
+    ///     .build()?;
+    /// # Ok::<(), sdk_runtime::ConfigError>(())
+    /// ```
+    pub fn credential_provider(mut self, provider: impl CredentialProvider) -> Self {
+        self.provider = Some(Provider {
+            provider: Arc::new(provider),
+            api_key: false,
+            source_name: "ClientBuilder::credential_provider",
+        });
+        self
+    }
+
+    /// Like [`credential_provider`](Self::credential_provider), for an API key sent in the
+    /// header the API's `apiKey` security scheme names; an API whose key goes in the query,
+    /// or that has no API key, refuses it at `build`. Replaces [`api_key`](Self::api_key).
+    ///
+    /// ```
+    /// # use sdk_runtime::{ApiInfo, GeneratedClient, Inner};
+    /// # #[derive(Debug)] struct Demo;
+    /// # impl GeneratedClient for Demo {
+    /// #     const API: ApiInfo = ApiInfo {
+    /// #         api_key: Some((sdk_runtime::ApiKeyIn::Header("x-api-key"), "DEMO_API_KEY")),
+    /// #         ..ApiInfo::new("DEMO_API_TOKEN", "DEMO_BASE_URL", "demo-sdk/1.0")
+    /// #     };
+    /// #     fn from_parts(_: &str, _: reqwest::Client, _: Inner) -> Self { Demo }
+    /// # }
+    /// # type ClientBuilder = sdk_runtime::ClientBuilder<Demo>;
+    /// use sdk_runtime::{Credential, CredentialError, CredentialProvider};
+    ///
+    /// struct Keys;
+    /// impl CredentialProvider for Keys {
+    ///     async fn credential(&self) -> Result<Credential, CredentialError> {
+    ///         Ok(Credential::new("not-a-real-key"))
+    ///     }
+    /// }
+    /// let client = ClientBuilder::default()
+    ///     .base_url("https://example.test/api")
+    ///     .api_key_provider(Keys)
+    ///     .build()?;
+    /// # Ok::<(), sdk_runtime::ConfigError>(())
+    /// ```
+    pub fn api_key_provider(mut self, provider: impl CredentialProvider) -> Self {
+        self.provider = Some(Provider {
+            provider: Arc::new(provider),
+            api_key: true,
+            source_name: "ClientBuilder::api_key_provider",
+        });
+        self
+    }
+
     /// Targets an instance by name, for APIs with one host per customer (Omni:
     /// `https://{instance}.omniapp.co/api`). A [`base_url`](Self::base_url) takes
     /// precedence; an API without instances refuses it at `build`.
@@ -305,12 +427,16 @@ impl<C: GeneratedClient> ClientBuilder<C> {
 
     /// Fills every setting not yet given from the environment.
     fn with_env(mut self, api: &ApiInfo) -> Result<Self, ConfigError> {
+        let bearer_provider = self.provider.as_ref().is_some_and(|p| !p.api_key);
+        let key_provider = self.provider.as_ref().is_some_and(|p| p.api_key);
         if self.token.is_none()
+            && !bearer_provider
             && let Some(token) = env_var(api.token_var)?
         {
             self.token = Some((Token(token), api.token_var));
         }
         if self.api_key.is_none()
+            && !key_provider
             && let Some((_, var)) = api.api_key
             && let Some(key) = env_var(var)?
         {
@@ -340,8 +466,49 @@ impl<C: GeneratedClient> ClientBuilder<C> {
         let base_url = validate_base_url(&base_url, source_name)?;
 
         let mut headers = HeaderMap::new();
-        let mut inner = Inner::default();
-        match (self.token, &self.basic) {
+        let mut inner = Inner {
+            retry: self.retry.unwrap_or_default(),
+            timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            ..Inner::default()
+        };
+        let (mut token, mut api_key) = (self.token, self.api_key);
+        let mut provider_id = Vec::new();
+        if let Some(Provider {
+            provider,
+            api_key: is_key,
+            source_name,
+        }) = self.provider
+        {
+            // The provider replaces the fixed secret of its kind.
+            let scheme = if is_key {
+                api_key = None;
+                match api.api_key {
+                    Some((ApiKeyIn::Header(name), _)) => {
+                        Scheme::Header(header::HeaderName::from_static(name))
+                    }
+                    Some((ApiKeyIn::Query(_), _)) => {
+                        return Err(ConfigError::InvalidToken {
+                            source_name,
+                            reason: "this API's key goes in the query, which a provider cannot fill",
+                        });
+                    }
+                    None => {
+                        return Err(ConfigError::InvalidToken {
+                            source_name,
+                            reason: "this API declares no API key security scheme",
+                        });
+                    }
+                }
+            } else {
+                token = None;
+                Scheme::Bearer
+            };
+            // Clients built from one builder share the provider, hence the credential.
+            provider_id = format!("provider {:p}", Arc::as_ptr(&provider)).into_bytes();
+            inner.credentials = Some(Arc::new(CredentialSource::new(provider, scheme)));
+        }
+        let has_provider = inner.credentials.is_some();
+        match (token, &self.basic) {
             (Some((Token(token), source_name)), _) => {
                 headers.insert(header::AUTHORIZATION, auth_header(&token, source_name)?);
             }
@@ -351,7 +518,7 @@ impl<C: GeneratedClient> ClientBuilder<C> {
                     basic_header(user, password, source_name)?,
                 );
             }
-            (None, None) if api.token_required => {
+            (None, None) if api.token_required && !has_provider => {
                 return Err(ConfigError::Missing {
                     what: api.token_var,
                     hint: "set it in the environment (in code: ClientBuilder::bearer_token)",
@@ -359,7 +526,7 @@ impl<C: GeneratedClient> ClientBuilder<C> {
             }
             (None, None) => {}
         }
-        if let Some((Token(key), source_name)) = self.api_key {
+        if let Some((Token(key), source_name)) = api_key {
             let key = key.trim().to_owned();
             let invalid = |reason| ConfigError::InvalidToken {
                 source_name,
@@ -400,6 +567,7 @@ impl<C: GeneratedClient> ClientBuilder<C> {
                     .filter(|(name, value)| *name != header::AUTHORIZATION && value.is_sensitive())
                     .flat_map(|(_, value)| value.as_bytes().iter().copied())
                     .collect::<Vec<u8>>(),
+                &provider_id,
             ],
         );
         let http = reqwest::Client::builder()

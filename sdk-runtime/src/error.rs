@@ -66,8 +66,41 @@ impl ApiError {
     }
 }
 
+/// The response headers a request id is read from, in this order: `x-request-id` (the
+/// common one), `x-amzn-requestid` (AWS API Gateway), `request-id` (Stripe-style APIs),
+/// `x-correlation-id`.
+///
+/// ```
+/// assert_eq!(sdk_runtime::REQUEST_ID_HEADERS[0], "x-request-id");
+/// ```
+pub const REQUEST_ID_HEADERS: &[&str] = &[
+    "x-request-id",
+    "x-amzn-requestid",
+    "request-id",
+    "x-correlation-id",
+];
+
+/// The request id the server sent in `headers` (the first of [`REQUEST_ID_HEADERS`] that
+/// is present, non-empty and text), for code that holds headers rather than an error.
+///
+/// Why: a support ticket that quotes the server's request id gets answered; one that
+/// quotes a timestamp does not.
+///
+/// ```
+/// let mut headers = reqwest::header::HeaderMap::new();
+/// headers.insert("x-amzn-requestid", "abc-123".parse().unwrap());
+/// assert_eq!(sdk_runtime::request_id(&headers).as_deref(), Some("abc-123"));
+/// ```
+pub fn request_id(headers: &HeaderMap) -> Option<String> {
+    REQUEST_ID_HEADERS.iter().find_map(|name| {
+        let value = headers.get(*name)?.to_str().ok()?.trim();
+        (!value.is_empty()).then(|| value.to_owned())
+    })
+}
+
 /// What a caller needs from any failed request: the HTTP status, how long the server
-/// asked us to wait, and the server's message.
+/// asked us to wait, the server's message, its request id and how many times the request
+/// was sent.
 ///
 /// ```
 /// use sdk_runtime::ErrorExt;
@@ -87,6 +120,43 @@ pub trait ErrorExt {
     fn response_headers(&self) -> Option<&HeaderMap>;
     /// The server's message, or a description of what failed.
     fn message(&self) -> String;
+    /// The request id the server sent with the answer (see [`REQUEST_ID_HEADERS`]), to
+    /// quote when asking its operators. `Display` of the error shows it too (among the
+    /// response headers).
+    ///
+    /// ```
+    /// use sdk_runtime::ErrorExt;
+    /// # fn f(err: progenitor_client::Error<sdk_runtime::ApiError>) {
+    /// if let Some(id) = err.request_id() {
+    ///     eprintln!("request {id} failed: {}", err.message());
+    /// }
+    /// # }
+    /// ```
+    fn request_id(&self) -> Option<String> {
+        self.response_headers().and_then(request_id)
+    }
+    /// How many times the request was sent, when the client sent it more than once (its
+    /// [`RetryPolicy`](crate::RetryPolicy), or a 401 with a credential provider): read
+    /// from the [`ATTEMPTS_HEADER`](crate::retry::ATTEMPTS_HEADER) the runtime adds to the
+    /// answer it returns. `None` when it was sent once, and when the last attempt got no
+    /// answer (a connection error: the retries are in the `tracing` log).
+    ///
+    /// ```
+    /// use sdk_runtime::ErrorExt;
+    /// # fn f(err: progenitor_client::Error<sdk_runtime::ApiError>) {
+    /// if let Some(n) = err.attempts() {
+    ///     eprintln!("gave up after {n} attempts: {}", err.message());
+    /// }
+    /// # }
+    /// ```
+    fn attempts(&self) -> Option<u32> {
+        self.response_headers()?
+            .get(crate::retry::ATTEMPTS_HEADER)?
+            .to_str()
+            .ok()?
+            .parse()
+            .ok()
+    }
 }
 
 impl ErrorExt for Error<ApiError> {
@@ -197,6 +267,15 @@ mod tests {
         assert_eq!(retry_after(&headers(&[("retry-after", "soon")])), None);
         assert_eq!(retry_after(&headers(&[("retry-after-ms", "1e400")])), None);
         assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn request_ids_follow_the_documented_order() {
+        let both = headers(&[("x-correlation-id", "corr"), ("x-request-id", "req")]);
+        assert_eq!(request_id(&both).as_deref(), Some("req"));
+        let empty = headers(&[("x-request-id", " "), ("request-id", "r2")]);
+        assert_eq!(request_id(&empty).as_deref(), Some("r2"));
+        assert_eq!(request_id(&HeaderMap::new()), None);
     }
 
     #[test]

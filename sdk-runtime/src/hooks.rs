@@ -1,12 +1,16 @@
 //! The request hooks every generated client runs: credentials in the query, JSON-array
-//! query parameters, per-operation timeouts and media types, and error bodies made JSON.
+//! query parameters, per-operation timeouts and media types, credentials from a provider,
+//! automatic retries, and error bodies made JSON.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use progenitor_client::OperationInfo;
 use reqwest::header::{self, HeaderValue};
 
-use crate::config::Token;
+use crate::config::{DEFAULT_TIMEOUT, Token};
+use crate::credentials::{CredentialSource, failed_request};
+use crate::retry::{ATTEMPTS_HEADER, RetryPolicy, is_connection_error, retries_suppressed};
 
 /// Longest error body kept as a message, in bytes (HTML error pages can be large).
 const MAX_ERROR_TEXT: usize = 2048;
@@ -18,10 +22,28 @@ const MAX_ERROR_TEXT: usize = 2048;
 /// let inner = sdk_runtime::Inner::default();
 /// assert_eq!(inner.credential_key(), 0);
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Inner {
     pub(crate) query_key: Option<(&'static str, Token)>,
     pub(crate) credential_key: u64,
+    pub(crate) retry: RetryPolicy,
+    /// The client's request timeout: the time budget of a request and its retries when
+    /// the operation sets none.
+    pub(crate) timeout: Duration,
+    pub(crate) credentials: Option<Arc<CredentialSource>>,
+}
+
+impl Default for Inner {
+    /// No credentials of its own, the default [`RetryPolicy`] and [`DEFAULT_TIMEOUT`].
+    fn default() -> Self {
+        Self {
+            query_key: None,
+            credential_key: 0,
+            retry: RetryPolicy::default(),
+            timeout: DEFAULT_TIMEOUT,
+            credentials: None,
+        }
+    }
 }
 
 impl Inner {
@@ -118,9 +140,11 @@ pub fn pre(
     }
 }
 
-/// The `exec` hook of every generated client: sends the request, strips URLs from errors
-/// when an API key travels in the query, and makes every 4xx/5xx body a JSON object (an
-/// empty, HTML or text body becomes `{"message": <text>}`, status and headers kept).
+/// The `exec` hook of every generated client: applies the credential provider's secret,
+/// sends the request, sends it again as the [`RetryPolicy`] and a 401 with a credential
+/// provider allow (see [`crate::retry`]), strips URLs from errors when an API key travels
+/// in the query, and makes every 4xx/5xx body a JSON object (an empty, HTML or text body
+/// becomes `{"message": <text>}`, status and headers kept).
 ///
 /// ```no_run
 /// # async fn f() -> reqwest::Result<()> {
@@ -136,7 +160,120 @@ pub async fn exec(
     let has_query_key = inner.query_key.is_some();
     // With a key in the query, an error's URL would show it: strip URLs from errors.
     let strip = |e: reqwest::Error| if has_query_key { e.without_url() } else { e };
-    let response = client.execute(request).await.map_err(strip)?;
+    let policy = if retries_suppressed() {
+        RetryPolicy::none()
+    } else {
+        inner.retry
+    };
+    let retry_safe = policy.retries_method(request.method());
+    // The request's own timeout is the budget of all its attempts.
+    let deadline = Instant::now() + request.timeout().copied().unwrap_or(inner.timeout);
+    let method = request.method().clone();
+    let path = request.url().path().to_owned();
+    let mut request = request;
+    let mut attempt = 1u32;
+    let mut refreshed = false;
+    loop {
+        let generation = match &inner.credentials {
+            Some(source) => match tokio::time::timeout_at(deadline.into(), source.current())
+                .await
+                .unwrap_or_else(|_| {
+                    Err(crate::CredentialError::new(
+                        "it did not answer within the request's timeout",
+                    ))
+                }) {
+                Ok((value, generation)) => {
+                    request.headers_mut().insert(source.header_name(), value);
+                    Some(generation)
+                }
+                Err(e) => {
+                    tracing::warn!(target: "sdk_runtime::credentials", %method, path, error = %e, "no credential for the request");
+                    return failed_request(e).await;
+                }
+            },
+            None => None,
+        };
+        let may_retry =
+            (retry_safe && attempt < policy.attempts()) || (generation.is_some() && !refreshed);
+        let spare = if may_retry { request.try_clone() } else { None };
+        let outcome = client.execute(request).await;
+        let Some(mut next) = spare else {
+            return finish(outcome, attempt, strip).await;
+        };
+        let status = outcome.as_ref().ok().map(|r| r.status().as_u16());
+        let wait = match (&outcome, generation) {
+            (Ok(_), Some(generation)) if status == Some(401) && !refreshed => {
+                if let Some(source) = &inner.credentials {
+                    source.invalidate(generation).await;
+                }
+                refreshed = true;
+                tracing::warn!(target: "sdk_runtime::credentials", %method, path, attempt, "401: refreshing the credential and sending the request once more");
+                Duration::ZERO
+            }
+            (Ok(response), _)
+                if retry_safe
+                    && attempt < policy.attempts()
+                    && RetryPolicy::retries_status(response.status().as_u16()) =>
+            {
+                crate::error::retry_after(response.headers())
+                    .unwrap_or_else(|| policy.backoff_for(attempt))
+            }
+            (Err(e), _) if retry_safe && attempt < policy.attempts() && is_connection_error(e) => {
+                policy.backoff_for(attempt)
+            }
+            _ => return finish(outcome, attempt, strip).await,
+        };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if wait >= remaining {
+            tracing::warn!(target: "sdk_runtime::retry", %method, path, attempt, ?status, wait_ms = wait.as_millis() as u64, remaining_ms = remaining.as_millis() as u64, "not retrying: the wait would end after the request's timeout");
+            return finish(outcome, attempt, strip).await;
+        }
+        match &outcome {
+            Ok(_) => {
+                tracing::warn!(target: "sdk_runtime::retry", %method, path, attempt, ?status, wait_ms = wait.as_millis() as u64, "retrying")
+            }
+            Err(e) => {
+                tracing::warn!(target: "sdk_runtime::retry", %method, path, attempt, error = %strip_ref(e, has_query_key), wait_ms = wait.as_millis() as u64, "retrying after a connection error")
+            }
+        }
+        drop(outcome);
+        tokio::time::sleep(wait).await;
+        *next.timeout_mut() = Some(deadline.saturating_duration_since(Instant::now()));
+        request = next;
+        attempt += 1;
+    }
+}
+
+/// The error's text for a log line, without its URL when a key travels in the query.
+fn strip_ref(e: &reqwest::Error, has_query_key: bool) -> String {
+    if !has_query_key {
+        return e.to_string();
+    }
+    // reqwest's own message names the URL; its causes do not.
+    let mut out = String::from("connection error");
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+/// The last outcome, as the caller gets it: attempts recorded when there were several,
+/// URLs stripped from errors, error bodies made JSON.
+async fn finish(
+    outcome: reqwest::Result<reqwest::Response>,
+    attempts: u32,
+    strip: impl Fn(reqwest::Error) -> reqwest::Error,
+) -> reqwest::Result<reqwest::Response> {
+    let mut response = outcome.map_err(&strip)?;
+    if attempts > 1 {
+        response.headers_mut().insert(
+            header::HeaderName::from_static(ATTEMPTS_HEADER),
+            HeaderValue::from(attempts),
+        );
+    }
     json_error_body(response).await.map_err(strip)
 }
 
@@ -165,6 +302,9 @@ impl std::fmt::Debug for Inner {
                     .as_ref()
                     .map(|(name, _)| (name, "<redacted>")),
             )
+            .field("retry", &self.retry)
+            .field("timeout", &self.timeout)
+            .field("credential_provider", &self.credentials)
             .finish()
     }
 }
@@ -311,6 +451,7 @@ mod tests {
         let inner = Inner {
             query_key: Some(("api_key", Token("sk-secret".into()))),
             credential_key: 1,
+            ..Inner::default()
         };
         let shown = format!("{inner:?}");
         assert!(!shown.contains("sk-secret"), "{shown}");

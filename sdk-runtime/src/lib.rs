@@ -12,6 +12,12 @@
 //! [`ClientBuilder`] for their `Client`. Code that works with any generated client (such
 //! as `poll-helpers`) uses [`ErrorExt`] on `progenitor_client::Error<ApiError>`.
 //!
+//! What a hand-written client gives for free is here too, for every generated client:
+//! safe requests are sent again after a 429, 502, 503, 504 or a connection error
+//! ([`RetryPolicy`], [`retry::without_retries`]); a secret that rotates comes from a
+//! [`CredentialProvider`] and is refreshed once after a 401; and errors carry the server's
+//! request id ([`ErrorExt::request_id`]).
+//!
 //! # Examples
 //!
 //! A generated client is configured through its builder:
@@ -49,13 +55,17 @@
 
 mod builder;
 mod config;
+mod credentials;
 mod error;
 pub mod hooks;
 mod multipart;
 pub mod pagination;
+pub mod retry;
 
 pub use builder::{ClientBuilder, GeneratedClient};
 pub use config::{ApiInfo, ApiKeyIn, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
-pub use error::{ApiError, ErrorExt};
+pub use credentials::{Credential, CredentialError, CredentialProvider};
+pub use error::{ApiError, ErrorExt, REQUEST_ID_HEADERS, request_id};
 pub use hooks::{Inner, OperationTables};
 pub use multipart::{FilePart, json_part};
+pub use retry::RetryPolicy;

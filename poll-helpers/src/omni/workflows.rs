@@ -449,7 +449,9 @@ async fn start_query_run(
                             "the query run timed out and Omni named no remaining job to wait for (server said: {})",
                             rv.text().unwrap_or_default()
                         ),
-                    });
+                        request_id: None,
+                    }
+                    .with_request_id(sdk_runtime::request_id(rv.headers())));
                 }
             }
         }

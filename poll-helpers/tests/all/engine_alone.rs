@@ -138,3 +138,81 @@ async fn a_404_after_the_grace_is_permanent_with_the_servers_text() {
         other => panic!("expected a request error, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_wait_sends_one_request_per_poll_whatever_the_clients_retry_policy() {
+    let server = MockServer::start_async().await;
+    let id = Uuid::new_v4();
+    let unavailable = server
+        .mock_async(|when, then| {
+            when.method(GET).path(format!("/v1/jobs/{id}"));
+            then.status(503).header("retry-after", "0");
+        })
+        .await;
+    // The client's own policy would send every GET up to 5 times.
+    let client = retailgrid_sdk::Client::builder()
+        .base_url(server.base_url())
+        .retry_policy(sdk_runtime::RetryPolicy::default().max_attempts(5))
+        .build()
+        .unwrap();
+    let result = Poller::new(policy().max_attempts(3), || async {
+        client
+            .get_job()
+            .job_id(id)
+            .send()
+            .await
+            .map(|r| Job(r.into_inner()))
+            .map_err(|e| FetchError::from_sdk_error(&e))
+    })
+    .await;
+    assert!(
+        matches!(
+            result,
+            Err(PollError::AttemptsExhausted { attempts: 3, .. })
+        ),
+        "{result:?}"
+    );
+    assert_eq!(unavailable.calls_async().await, 3);
+    // Outside a wait, the same client retries.
+    let err = client.get_job().job_id(id).send().await.unwrap_err();
+    assert_eq!(sdk_runtime::ErrorExt::attempts(&err), Some(5));
+    assert_eq!(unavailable.calls_async().await, 8);
+}
+
+#[tokio::test]
+async fn the_servers_request_id_is_quoted_in_the_request_error() {
+    let server = MockServer::start_async().await;
+    let id = Uuid::new_v4();
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path(format!("/v1/jobs/{id}"));
+            then.status(403)
+                .header("x-request-id", "req-9b1c")
+                .json_body(json!({"detail": "forbidden"}));
+        })
+        .await;
+    let client = retailgrid_sdk::Client::builder()
+        .base_url(server.base_url())
+        .build()
+        .unwrap();
+    let fetch = || async {
+        client
+            .get_job()
+            .job_id(id)
+            .send()
+            .await
+            .map(|r| Job(r.into_inner()))
+            .map_err(|e| FetchError::from_sdk_error(&e))
+    };
+    let first = fetch().await.unwrap_err();
+    assert_eq!(first.request_id.as_deref(), Some("req-9b1c"));
+    match Poller::new(policy(), fetch).await {
+        Err(PollError::Request { message, .. }) => {
+            assert!(
+                message.contains("forbidden (request id req-9b1c)"),
+                "{message}"
+            );
+        }
+        other => panic!("expected a request error, got {other:?}"),
+    }
+}

@@ -553,17 +553,22 @@ impl Simulator {
         format!("{}{}", self.base_url(), Api::RETAILGRID_PREFIX)
     }
 
-    /// An Omni client for this simulator, with the configured token.
+    /// An Omni client for this simulator, with the configured token and no automatic
+    /// retries (each call a test makes is one request the simulator answers and records).
     pub fn omni_client(&self) -> Result<omni_sdk::Client, omni_sdk::ConfigError> {
         omni_sdk::Client::builder()
             .base_url(self.omni_base_url())
+            .retry_policy(omni_sdk::RetryPolicy::none())
             .bearer_token(self.shared.config.omni_token.clone())
             .build()
     }
 
-    /// A Retailgrid client for this simulator, with the configured token if any.
+    /// A Retailgrid client for this simulator, with the configured token if any and no
+    /// automatic retries.
     pub fn retailgrid_client(&self) -> Result<retailgrid_sdk::Client, retailgrid_sdk::ConfigError> {
-        let builder = retailgrid_sdk::Client::builder().base_url(self.retailgrid_base_url());
+        let builder = retailgrid_sdk::Client::builder()
+            .base_url(self.retailgrid_base_url())
+            .retry_policy(retailgrid_sdk::RetryPolicy::none());
         match &self.shared.config.retailgrid_token {
             Some(token) => builder.bearer_token(token.clone()).build(),
             None => builder.build(),

@@ -66,9 +66,12 @@ impl Op {
     }
 }
 
+/// A client that sends each request once: these tests are about how one answer decodes
+/// (automatic retries have their own tests in sdk-runtime).
 fn omni_client(server: &MockServer) -> omni_sdk::Client {
     omni_sdk::Client::builder()
         .base_url(server.base_url())
+        .retry_policy(omni_sdk::RetryPolicy::none())
         .bearer_token("omni-error-test-token")
         .build()
         .unwrap()
@@ -432,6 +435,7 @@ mod retailgrid {
             .await;
         let client = retailgrid_sdk::Client::builder()
             .base_url(server.base_url())
+            .retry_policy(retailgrid_sdk::RetryPolicy::none())
             .build()
             .unwrap();
         let result = client.get_job().job_id(id).send().await;

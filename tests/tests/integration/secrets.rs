@@ -498,6 +498,81 @@ async fn trace_logs_of_whole_waits_never_show_the_token() {
     assert_clean("TRACE logs", &logs);
 }
 
+/// Hands out a stale token first (the simulator refuses it), then [`SECRET`].
+struct Rotating(std::sync::atomic::AtomicUsize);
+
+impl omni_sdk::CredentialProvider for Rotating {
+    async fn credential(&self) -> Result<omni_sdk::Credential, omni_sdk::CredentialError> {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(omni_sdk::Credential::new(if n == 0 {
+            "stale-token"
+        } else {
+            SECRET
+        }))
+    }
+}
+
+#[tokio::test]
+async fn a_credential_providers_secret_never_shows_in_debug_errors_or_trace_logs() {
+    let _ = tracing_log::LogTracer::init();
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    // See `trace_logs_of_whole_waits_never_show_the_token`.
+    let second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
+
+    let provided = |base_url: String| {
+        omni_sdk::Client::builder()
+            .base_url(base_url)
+            .credential_provider(Rotating(Default::default()))
+            .timeout(ms(500))
+    };
+    // The stale token gets a 401; the provider's next answer (the secret) is accepted.
+    let sim = sim_accepting_the_secret().await;
+    let builder = provided(sim.omni_base_url());
+    assert_debug_clean("builder with a provider", &builder);
+    let client = builder.build().unwrap();
+    let refresh = sim.add_schema_refresh(JobScript::succeed_after(Duration::ZERO));
+    let job = omni::wait_for_job(&client, refresh, &fast()).await.unwrap();
+    assert_debug_clean("snapshot", &job);
+    assert_debug_clean("client with a provider", &client);
+    let statuses: Vec<Option<u16>> = sim.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses[..2], [Some(401), Some(200)], "{statuses:?}");
+
+    // A server that refuses every token: the error after the one refresh.
+    let refusing = sim_refusing_the_secret().await;
+    let client = provided(refusing.omni_base_url()).build().unwrap();
+    let err = client
+        .get_job_status()
+        .job_id(Uuid::new_v4())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.http_status(), Some(401));
+    assert_error_clean("SDK error after a refresh", &err);
+    assert_clean("message", &err.message());
+    let err = omni::wait_for_job(&client, Uuid::new_v4(), &fast())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PollError::Request { .. }), "{err:?}");
+    assert_error_clean("poll error after a refresh", &err);
+
+    drop(guard);
+    drop(second);
+    let logs = captured.text();
+    assert!(logs.contains("TRACE"), "no TRACE line captured:\n{logs}");
+    assert!(
+        logs.contains("refreshing the credential"),
+        "the refresh was logged:\n{logs}"
+    );
+    assert_clean("TRACE logs", &logs);
+}
+
 // ---------------------------------------------------------------------------------------
 // Redirects
 // ---------------------------------------------------------------------------------------

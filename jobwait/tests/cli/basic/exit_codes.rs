@@ -254,6 +254,44 @@ async fn wrong_token_exits_4() {
     assert_eq!(requests_for(&sim, rg), 1);
 }
 
+/// A server that answers every request `403` with a JSON body and `x-request-id:
+/// req-cli-77` (the simulator sends no request ids); its base URL.
+fn forbidding_server_with_request_ids() -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base_url = format!("http://{}", listener.local_addr().expect("address"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut line = String::new();
+            // The request head (GETs have no body).
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                line.clear();
+            }
+            let body = r#"{"detail":"forbidden for this token"}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\nx-request-id: req-cli-77\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    base_url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_failure_line_quotes_the_servers_request_id() {
+    let base_url = forbidding_server_with_request_ids();
+    let id = Uuid::new_v4().to_string();
+    let mut args = vec!["retailgrid", &id, "--base-url", &base_url];
+    args.extend(FAST);
+    let run = run(jobwait_cmd(&args)).await;
+    run.assert_code(4);
+    assert!(run.messages().contains("HTTP 403"), "{run}");
+    assert!(run.messages().contains("request id req-cli-77"), "{run}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_job_exits_4_after_the_not_found_grace() {
     let sim = simulator().await;
