@@ -149,8 +149,11 @@ fn check(policy: &PollPolicy, pending: u32, progress: bool) -> Result<(), TestCa
             for d in delays.iter().flatten() {
                 prop_assert!(*d <= deadline, "{d:?} past the deadline {deadline:?}");
             }
+            // tokio's timer rounds a sleep up to its next millisecond: a poll scheduled
+            // within a deadline of a few nanoseconds may be sent up to 1 ms after it.
+            let late = deadline.saturating_add(Duration::from_millis(1));
             for at in &sent {
-                prop_assert!(*at <= deadline, "poll at {at:?}, deadline {deadline:?}");
+                prop_assert!(*at <= late, "poll at {at:?}, deadline {deadline:?}");
             }
         }
     }
@@ -232,7 +235,11 @@ fn a_deadline_of_duration_max_is_no_deadline() {
     assert!(outcome.is_ok(), "{outcome:?}");
     assert_eq!(
         sent,
-        [Duration::ZERO, Duration::from_secs(1), Duration::from_secs(2)]
+        [
+            Duration::ZERO,
+            Duration::from_secs(1),
+            Duration::from_secs(2)
+        ]
     );
 }
 
