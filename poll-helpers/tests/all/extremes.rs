@@ -36,17 +36,15 @@ impl Snapshot for Job {
     }
 }
 
-/// Runs one wait for a job pending for `pending` polls on a paused clock; returns the
-/// outcome, the `next_delay`s of its events and when each poll was sent.
-fn run(
-    policy: PollPolicy,
-    pending: u32,
-    progress: bool,
-) -> (
+/// How a wait went: its outcome, the `next_delay` of each event, when each poll was sent.
+type Ran = (
     Result<(), PollError<Job>>,
     Vec<Option<Duration>>,
     Vec<Duration>,
-) {
+);
+
+/// Runs one wait for a job pending for `pending` polls on a paused clock.
+fn run(policy: PollPolicy, pending: u32, progress: bool) -> Ran {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
