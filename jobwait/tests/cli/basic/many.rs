@@ -277,3 +277,61 @@ async fn a_rate_limit_replaces_omnis_default_budget() {
         times.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_ends_every_wait_with_a_line_and_the_summary() {
+    let sim = simulator().await;
+    let fast = sim.add_retailgrid_job(JobScript::succeed_after(ms(200)));
+    let slow = sim.add_retailgrid_job(JobScript::succeed_after(Duration::from_secs(60)));
+    let child = cmd(
+        &sim,
+        "retailgrid",
+        &[fast, slow],
+        &["--json", "--timeout", "30s"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let start = Instant::now();
+    while requests_for(&sim, slow) == 0 {
+        assert!(start.elapsed() < Duration::from_secs(10), "never polled");
+        tokio::time::sleep(ms(20)).await;
+    }
+    // The fast job is done by then.
+    tokio::time::sleep(ms(800)).await;
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let run = tokio::task::spawn_blocking(move || {
+        Run::from_output(child.wait_with_output().unwrap(), start.elapsed())
+    })
+    .await
+    .unwrap();
+    run.assert_code(130);
+    let lines = run.json_lines();
+    let done: Vec<(Uuid, &Value)> = lines
+        .iter()
+        .filter(|l| l["event"] == "done")
+        .map(|l| (job_of(l), &l["outcome"]))
+        .collect();
+    assert_eq!(
+        done,
+        [
+            (fast, &Value::from("succeeded")),
+            (slow, &Value::from("interrupted"))
+        ],
+        "{run}"
+    );
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["event"], "summary", "{run}");
+    assert_eq!(
+        (summary["succeeded"].as_u64(), summary["errors"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let before = sim.request_count();
+    tokio::time::sleep(ms(1000)).await;
+    assert_eq!(sim.request_count(), before, "polling went on after Ctrl-C");
+}
