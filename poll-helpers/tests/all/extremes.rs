@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use poll_helpers::{
-    DurationModel, FetchError, Phase, PolicyError, PollError, PollPolicy, Poller, Snapshot,
+    DurationModel, FetchError, Phase, PolicyError, PollError, PollPolicy, Poller, RateBudget,
+    Snapshot,
 };
 use proptest::prelude::*;
 use tokio::time::Instant;
@@ -271,4 +272,35 @@ fn an_initial_delay_past_the_deadline_is_refused_with_both_named() {
         text.contains("initial_delay") && text.contains("60s"),
         "{text}"
     );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn a_rate_budget_of_any_window_admits_without_panicking(
+        limit in prop_oneof![Just(0u32), Just(1), Just(u32::MAX), any::<u32>()],
+        per in duration(),
+    ) {
+        // Panicked in governor (a window over 584 years) before.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let budget = RateBudget::new(limit, per);
+            prop_assert!(budget.limit() >= 1);
+            prop_assert!(budget.per() >= Duration::from_millis(1));
+            // A fresh budget admits its first request at once.
+            let t0 = Instant::now();
+            budget.acquire().await;
+            prop_assert_eq!(Instant::now(), t0);
+            // Later ones within the window, or later: never a panic.
+            let _ = tokio::time::timeout(Duration::from_secs(3600), budget.acquire()).await;
+            budget.cool_down(per);
+            let _ = tokio::time::timeout(Duration::from_secs(1), budget.acquire()).await;
+            Ok(())
+        })?;
+    }
 }
