@@ -21,6 +21,11 @@ also a \"started\" line on stdout), with the command that resumes the wait. Thei
 request is sent once: a timeout or 5xx on it exits 4 (a retry could start a second job);
 only a 429 is retried.
 
+Several job ids (omni-job, omni-ai, retailgrid): all are waited for at once, sharing one
+rate budget (--rate-limit, else Omni's 60 per minute per token); one final line per job
+(with --json, each \"done\" line has its \"job_id\"), then a summary line. The exit code is
+the first of 2, 4, 1, 3 that any job ended with, else 0.
+
 Exit codes:
   0    the job succeeded
   1    the job failed or was cancelled (reason on stderr)
@@ -35,6 +40,7 @@ Exit codes:
 Examples:
   OMNI_API_TOKEN=... jobwait omni-job 4e6953a9-a71b-4c0b-8b63-a9ea308f6aaf --instance blobsrus --timeout 10m
   jobwait retailgrid 4e6953a9-a71b-4c0b-8b63-a9ea308f6aaf --json | jq -c .
+  jobwait retailgrid 4e6953a9-a71b-4c0b-8b63-a9ea308f6aaf 0c3e2f4e-5d1b-4c8e-9a7f-2b6d8e1f3a5c --rate-limit 10/1s
   jobwait omni-query 4e6953a9-a71b-4c0b-8b63-a9ea308f6aaf --output results/ --format json
   jobwait omni-refresh 770e8400-e29b-41d4-a716-446655440002 --branch 880e8400-e29b-41d4-a716-446655440003
   jobwait omni-run-query --body query.json --output results/
@@ -56,19 +62,25 @@ pub(crate) struct Cli {
 /// Which job to wait for.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// An Omni schema refresh job (GET /v1/jobs/{jobId}/status).
+    /// Omni schema refresh jobs (GET /v1/jobs/{jobId}/status).
+    ///
+    /// With several job ids, waits for all of them in one process, sharing one rate
+    /// budget: one final line per job, then a summary (see --json).
     OmniJob {
-        /// The job id returned when the refresh was started.
-        #[arg(value_name = "JOB_ID")]
-        job_id: Uuid,
+        /// The job ids returned when the refreshes were started.
+        #[arg(value_name = "JOB_ID", required = true, num_args = 1..)]
+        job_ids: Vec<Uuid>,
         #[command(flatten)]
         connection: Connection,
     },
-    /// An Omni AI job (GET /v1/ai/jobs/{jobId}).
+    /// Omni AI jobs (GET /v1/ai/jobs/{jobId}).
+    ///
+    /// With several job ids, waits for all of them in one process, sharing one rate
+    /// budget: one final line per job, then a summary (see --json).
     OmniAi {
-        /// The AI job id.
-        #[arg(value_name = "JOB_ID")]
-        job_id: Uuid,
+        /// The AI job ids.
+        #[arg(value_name = "JOB_ID", required = true, num_args = 1..)]
+        job_ids: Vec<Uuid>,
         #[command(flatten)]
         connection: Connection,
     },
@@ -173,11 +185,14 @@ pub(crate) enum Command {
         #[command(flatten)]
         connection: Connection,
     },
-    /// A Retailgrid job: bulk upsert or CSV import (GET /v1/jobs/{job_id}).
+    /// Retailgrid jobs: bulk upserts or CSV imports (GET /v1/jobs/{job_id}).
+    ///
+    /// With several job ids, waits for all of them in one process (sharing --rate-limit,
+    /// if given): one final line per job, then a summary (see --json).
     Retailgrid {
-        /// The job id.
-        #[arg(value_name = "JOB_ID")]
-        job_id: Uuid,
+        /// The job ids.
+        #[arg(value_name = "JOB_ID", required = true, num_args = 1..)]
+        job_ids: Vec<Uuid>,
         /// Base URL of the Retailgrid API (else RETAILGRID_BASE_URL).
         #[arg(long, value_name = "URL")]
         base_url: Option<String>,
@@ -264,6 +279,36 @@ pub(crate) struct PolicyArgs {
     /// How long a 404 still means "not visible yet" rather than "no such job" (default 10s).
     #[arg(long, global = true, value_name = "DURATION")]
     pub(crate) not_found_grace: Option<humantime::Duration>,
+    /// At most N requests per DURATION for the whole process, e.g. 60/1m, 10/2s (default:
+    /// 60/1m per Omni token, Omni's limit; no limit for Retailgrid).
+    #[arg(long, global = true, value_name = "N/DURATION", value_parser = parse_rate_limit)]
+    pub(crate) rate_limit: Option<RateLimit>,
+}
+
+/// `--rate-limit N/DURATION`: at most `requests` requests in any window of `per`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RateLimit {
+    pub(crate) requests: u32,
+    pub(crate) per: std::time::Duration,
+}
+
+/// `N/DURATION`, N at least 1, DURATION in humantime syntax and not zero.
+pub(crate) fn parse_rate_limit(value: &str) -> Result<RateLimit, String> {
+    let (n, per) = value
+        .split_once('/')
+        .ok_or_else(|| format!("{value:?} is not N/DURATION (e.g. 60/1m, 10/2s)"))?;
+    let requests: u32 = n.trim().parse().map_err(|_| {
+        format!("{n:?} in {value:?} is not a whole number of requests (N/DURATION, e.g. 60/1m)")
+    })?;
+    if requests == 0 {
+        return Err(format!("{value:?} allows no request: N must be at least 1"));
+    }
+    let per: std::time::Duration = humantime::parse_duration(per.trim())
+        .map_err(|e| format!("{per:?} in {value:?} is not a duration ({e}; e.g. 1m, 2s)"))?;
+    if per.is_zero() {
+        return Err(format!("{value:?} has a zero DURATION"));
+    }
+    Ok(RateLimit { requests, per })
 }
 
 /// What to print.
@@ -273,4 +318,38 @@ pub(crate) struct OutputArgs {
     /// start-and-wait subcommands first print one with the job id, "event": "started").
     #[arg(long, global = true)]
     pub(crate) json: bool,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn rate_limits_are_n_per_a_humantime_duration() {
+        assert_eq!(
+            parse_rate_limit("60/1m").unwrap(),
+            RateLimit {
+                requests: 60,
+                per: Duration::from_secs(60)
+            }
+        );
+        assert_eq!(
+            parse_rate_limit("10/2s").unwrap(),
+            RateLimit {
+                requests: 10,
+                per: Duration::from_secs(2)
+            }
+        );
+        for bad in [
+            "", "60", "60/", "/1m", "0/1m", "-1/1m", "x/1m", "60/soon", "60/0s", "1.5/1m",
+        ] {
+            let e = parse_rate_limit(bad).unwrap_err();
+            assert!(
+                e.contains(&format!("{bad:?}")) || bad.is_empty(),
+                "{bad}: {e}"
+            );
+        }
+    }
 }

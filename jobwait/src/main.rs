@@ -10,12 +10,16 @@
 //! 2 usage or configuration error; 3 deadline exceeded; 4 permanent request error (401,
 //! 403, 404 after the grace period, a failed start request); 130 interrupted (Ctrl-C stops
 //! polling and cancels nothing on the server, except `omni-ask`, which cancels its AI job).
+//! With several job ids (`omni-job`, `omni-ai`, `retailgrid`), the waits run at once on
+//! one rate budget (`many.rs`) and the exit code is the first of 2, 4, 1, 3 that a job
+//! ended with, else 0.
 //!
 //! `omni-query` and `omni-run-query` also decode each job's Arrow result: a table of the
 //! first rows on stdout, the rows in the final `--json` line, or one file per job with
 //! `--output DIR`.
 
 mod args;
+mod many;
 mod report;
 mod results;
 mod start;
@@ -25,7 +29,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use futures_util::StreamExt;
-use poll_helpers::{PollError, PollPolicy, Poller, Snapshot, omni, retailgrid};
+use poll_helpers::{PollError, PollPolicy, Poller, RateBudget, Snapshot, omni, retailgrid};
 
 use crate::args::{Cli, Command, Connection};
 use crate::report::{Describe, Outcome, Reporter};
@@ -126,6 +130,22 @@ fn init_tracing() {
         .try_init();
 }
 
+/// The budget of `--rate-limit`, shared by every wait of this process (set once, before
+/// any request).
+static RATE_LIMIT: std::sync::OnceLock<RateBudget> = std::sync::OnceLock::new();
+
+/// `poller`, drawing from the `--rate-limit` budget if one was given (else from its
+/// adapter's default: Omni's 60 per minute per token, nothing for Retailgrid).
+pub(crate) fn with_rate_limit<'a, T>(poller: Poller<'a, T>) -> Poller<'a, T>
+where
+    T: Snapshot + Clone + Send + 'a,
+{
+    match RATE_LIMIT.get() {
+        Some(budget) => poller.rate_budget(budget.clone()),
+        None => poller,
+    }
+}
+
 pub(crate) fn usage_error(message: impl std::fmt::Display) -> u8 {
     eprintln!("error: {message}");
     exit::USAGE
@@ -140,23 +160,40 @@ async fn run(cli: Cli) -> u8 {
     if let Err(e) = policy.validate() {
         return usage_error(format!("invalid polling options: {e}"));
     }
+    if let Some(limit) = cli.policy.rate_limit {
+        let _ = RATE_LIMIT.set(RateBudget::new(limit.requests, limit.per));
+    }
     let mut reporter = Reporter::new(cli.output.json);
     match &cli.command {
-        Command::OmniJob { job_id, connection } => {
+        Command::OmniJob {
+            job_ids,
+            connection,
+        } => {
             let client = match omni_client(connection) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            let poller = omni::wait_for_job(&client, *job_id, &policy);
-            drive(poller, &mut reporter).await.report(&mut reporter)
+            wait_for_all(
+                job_ids,
+                |id| omni::wait_for_job(&client, id, &policy),
+                &mut reporter,
+            )
+            .await
         }
-        Command::OmniAi { job_id, connection } => {
+        Command::OmniAi {
+            job_ids,
+            connection,
+        } => {
             let client = match omni_client(connection) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            let poller = omni::wait_for_ai_job(&client, *job_id, &policy);
-            drive(poller, &mut reporter).await.report(&mut reporter)
+            wait_for_all(
+                job_ids,
+                |id| omni::wait_for_ai_job(&client, id, &policy),
+                &mut reporter,
+            )
+            .await
         }
         Command::OmniQuery {
             job_ids,
@@ -242,13 +279,39 @@ async fn run(cli: Cli) -> u8 {
             )
             .await
         }
-        Command::Retailgrid { job_id, base_url } => {
+        Command::Retailgrid { job_ids, base_url } => {
             let client = match retailgrid_client(base_url.as_deref()) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            let poller = retailgrid::wait_for_job(&client, *job_id, &policy);
-            drive(poller, &mut reporter).await.report(&mut reporter)
+            wait_for_all(
+                job_ids,
+                |id| retailgrid::wait_for_job(&client, id, &policy),
+                &mut reporter,
+            )
+            .await
+        }
+    }
+}
+
+/// Waits for the jobs `ids` (each waited for by `wait`): one job exactly as ever (its
+/// polls, its final line, its exit code); several at once with [`many::drive_many`].
+async fn wait_for_all<'a, T>(
+    ids: &[uuid::Uuid],
+    wait: impl Fn(uuid::Uuid) -> Poller<'a, T>,
+    reporter: &mut Reporter,
+) -> u8
+where
+    T: Snapshot + Describe + Clone + Send + 'a,
+{
+    // A job named twice is waited for once.
+    let mut seen = std::collections::HashSet::new();
+    let ids: Vec<uuid::Uuid> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
+    match ids.as_slice() {
+        [id] => drive(wait(*id), reporter).await.report(reporter),
+        ids => {
+            let pollers = ids.iter().map(|&id| (id, wait(id))).collect();
+            many::drive_many(pollers, reporter).await
         }
     }
 }
@@ -316,7 +379,7 @@ pub(crate) async fn drive_with<'a, T>(
 where
     T: Snapshot + Describe + Clone + Send + 'a,
 {
-    let mut events = poller.into_stream();
+    let mut events = with_rate_limit(poller).into_stream();
     let ctrl_c = interrupted();
     tokio::pin!(ctrl_c);
     let mut last: Option<T> = None;
@@ -362,7 +425,7 @@ where
     }
 }
 
-fn ending<T>(error: &PollError<T>) -> (Outcome, u8) {
+pub(crate) fn ending<T>(error: &PollError<T>) -> (Outcome, u8) {
     match error {
         PollError::Failed { reason, .. } => (Outcome::Failed(reason.clone()), exit::FAILED),
         PollError::DeadlineExceeded { .. } | PollError::AttemptsExhausted { .. } => {

@@ -59,6 +59,11 @@ pub(crate) trait Describe {
     fn to_json(&self) -> Value;
     /// The job id(s), for the final line.
     fn label(&self) -> String;
+    /// A progress the API reported that [`Snapshot::progress`] does not (out of range),
+    /// as reported: `"raw_progress"` in `--json` poll lines.
+    fn raw_progress(&self) -> Option<Value> {
+        None
+    }
 }
 
 impl Describe for GetJobStatusResponse {
@@ -100,6 +105,9 @@ impl Describe for retailgrid::Job {
     }
     fn label(&self) -> String {
         self.job_id.to_string()
+    }
+    fn raw_progress(&self) -> Option<Value> {
+        self.out_of_range_progress().map(Value::from)
     }
 }
 
@@ -331,6 +339,15 @@ impl Reporter {
     }
 
     pub(crate) fn event<T: Snapshot + Describe>(&mut self, event: &PollEvent<T>) {
+        self.event_of(event, None);
+    }
+
+    /// Reports one poll; with `job`, of one of several jobs (`"job_id"` in the JSON line).
+    pub(crate) fn event_of<T: Snapshot + Describe>(
+        &mut self,
+        event: &PollEvent<T>,
+        job: Option<Uuid>,
+    ) {
         if let Some(bar) = &self.bar {
             let text = match &event.outcome {
                 Ok(s) => match s.progress() {
@@ -344,7 +361,10 @@ impl Reporter {
                 },
                 Err(e) => format!("{e} · attempt {} (retrying)", event.attempt),
             };
-            bar.set_message(text);
+            match job {
+                Some(id) => bar.set_message(format!("{id}: {text}")),
+                None => bar.set_message(text),
+            }
         }
         if self.json {
             let mut line = json!({
@@ -357,6 +377,9 @@ impl Reporter {
                 Ok(s) => {
                     line["state"] = json!(s.state());
                     line["progress"] = json!(s.progress());
+                    if let Some(raw) = s.raw_progress() {
+                        line["raw_progress"] = raw;
+                    }
                 }
                 Err(e) => {
                     line["error"] = json!({
@@ -366,7 +389,70 @@ impl Reporter {
                     });
                 }
             }
+            if let Some(id) = job {
+                line["job_id"] = json!(id);
+            }
             print_line(&line);
+        }
+    }
+
+    /// Prints how one of several jobs ended, above the progress bar: with `--json`, its
+    /// `"event":"done"` line with `"job_id"` (and the reason on stderr); else
+    /// `succeeded: <JOB_ID> <state>` on stdout, or `<outcome>: <reason>` on stderr.
+    pub(crate) fn job_done<T: Describe>(&mut self, job: Uuid, outcome: &Outcome, last: Option<&T>) {
+        let reason = outcome.reason().map(|r| {
+            if r.contains(&job.to_string()) {
+                r.to_owned()
+            } else {
+                format!("job {job}: {r}")
+            }
+        });
+        let state = last.map(Describe::state);
+        let json = self.json;
+        let print = || {
+            if json {
+                print_line(&json!({
+                    "event": "done",
+                    "job_id": job,
+                    "outcome": outcome.name(),
+                    "reason": outcome.reason(),
+                    "state": state,
+                    "job": last.map(Describe::to_json),
+                }));
+            } else if matches!(outcome, Outcome::Succeeded) {
+                println!("succeeded: {job} {}", state.clone().unwrap_or_default());
+            }
+            if let Some(reason) = &reason {
+                eprintln!("{}: {reason}", outcome.name().replace('_', " "));
+            }
+        };
+        match &self.bar {
+            Some(bar) => bar.suspend(print),
+            None => print(),
+        }
+    }
+
+    /// Prints the summary of several jobs: with `--json`,
+    /// `{"event":"summary","succeeded":n,"failed":n,"deadline_exceeded":n,"errors":n}`;
+    /// else `summary: <n> jobs: <n> succeeded, <n> failed, <n> deadline exceeded, <n>
+    /// errors`. On stdout either way.
+    pub(crate) fn summary(&mut self, summary: &Summary) {
+        self.clear_progress();
+        if self.json {
+            print_line(&json!({
+                "event": "summary",
+                "succeeded": summary.succeeded,
+                "failed": summary.failed,
+                "deadline_exceeded": summary.deadline_exceeded,
+                "errors": summary.errors,
+            }));
+        } else {
+            let jobs =
+                summary.succeeded + summary.failed + summary.deadline_exceeded + summary.errors;
+            print_line_text(&format!(
+                "summary: {jobs} jobs: {} succeeded, {} failed, {} deadline exceeded, {} errors",
+                summary.succeeded, summary.failed, summary.deadline_exceeded, summary.errors
+            ));
         }
     }
 
@@ -434,6 +520,37 @@ impl Reporter {
             eprintln!("{}: {reason}", outcome.name().replace('_', " "));
         }
     }
+}
+
+/// How several jobs ended, counted by outcome.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Summary {
+    pub(crate) succeeded: usize,
+    pub(crate) failed: usize,
+    pub(crate) deadline_exceeded: usize,
+    /// Request errors, usage errors and interrupted waits.
+    pub(crate) errors: usize,
+}
+
+impl Summary {
+    /// Counts one ending.
+    pub(crate) fn count(&mut self, outcome: &Outcome) {
+        match outcome {
+            Outcome::Succeeded => self.succeeded += 1,
+            Outcome::Failed(_) => self.failed += 1,
+            Outcome::DeadlineExceeded(_) => self.deadline_exceeded += 1,
+            Outcome::RequestError(_)
+            | Outcome::OutputError(_)
+            | Outcome::Interrupted
+            | Outcome::InterruptedWith(_) => self.errors += 1,
+        }
+    }
+}
+
+fn print_line_text(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
 }
 
 fn print_line(value: &Value) {

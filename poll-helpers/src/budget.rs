@@ -70,14 +70,18 @@ impl Clock for TokioClock {
 
 impl RateBudget {
     /// At most `limit` requests in any window of length `per`. A `limit` of 0 is taken as
-    /// 1 and a `per` shorter than 1 ms as 1 ms.
+    /// 1, a `per` shorter than 1 ms as 1 ms and one longer than 500 years as 500 years.
     ///
     /// ```
     /// let budget = poll_helpers::RateBudget::new(20, std::time::Duration::from_secs(2));
     /// ```
     pub fn new(limit: u32, per: Duration) -> Self {
         let limit = limit.max(1);
-        let per = per.max(Duration::from_millis(1));
+        // governor counts nanoseconds in a u64 (584 years) and panics past it.
+        let per = per.clamp(
+            Duration::from_millis(1),
+            Duration::from_secs(500 * 31_557_600),
+        );
         let burst = (limit / 10).max(1);
         let refills = limit - burst;
         // With a refill every `per / refills`, a window of `per` holds `burst + refills`.

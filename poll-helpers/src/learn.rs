@@ -272,7 +272,8 @@ impl DurationModel {
         let q = if q.is_nan() { 0.5 } else { q.clamp(0.0, 1.0) };
         let rank = (q * (mids.len() - 1) as f64).round() as usize;
         let secs = mids.get(rank.min(mids.len() - 1)).copied()?;
-        Some(Duration::from_secs_f64(secs.max(0.0)))
+        // Saturating: a duration near `Duration::MAX` comes back above it as an f64.
+        Some(crate::poller::secs(secs))
     }
 
     /// The plan for `key`, or `None` while the model is cold. Rebuilt when the key changes

@@ -121,6 +121,18 @@ pub enum PolicyError {
     /// `max_attempts` is zero: nothing could ever be polled.
     #[error("max_attempts must be at least 1")]
     ZeroAttempts,
+    /// `initial_delay` is not before the deadline: the first poll would be sent when the
+    /// wait is already over, so no answer could ever be seen.
+    #[error(
+        "initial_delay ({initial:?}) must be shorter than the deadline ({deadline:?}): \
+         no poll could be answered before the wait ends"
+    )]
+    InitialDelayPastDeadline {
+        /// The policy's `initial_delay`.
+        initial: Duration,
+        /// The policy's deadline.
+        deadline: Duration,
+    },
 }
 
 impl PollPolicy {
@@ -305,6 +317,12 @@ impl PollPolicy {
 
     /// Checks the policy; a poller does this before its first request.
     ///
+    /// Any `Duration` is accepted where it makes sense, up to `Duration::MAX` (a deadline
+    /// of `Duration::MAX` is no deadline; delays that large saturate instead of
+    /// overflowing). Refused: `min_delay` above `max_delay`, a `multiplier` below 1 or not
+    /// finite, a `jitter` outside `0.0..=1.0`, a zero deadline, zero `max_attempts`, and
+    /// an `initial_delay` that is not before the deadline.
+    ///
     /// ```
     /// use std::time::Duration;
     /// let bad = poll_helpers::PollPolicy::default()
@@ -332,6 +350,12 @@ impl PollPolicy {
         if self.max_attempts == Some(0) {
             return Err(PolicyError::ZeroAttempts);
         }
+        if self.initial_delay >= self.deadline {
+            return Err(PolicyError::InitialDelayPastDeadline {
+                initial: self.initial_delay,
+                deadline: self.deadline,
+            });
+        }
         Ok(())
     }
 
@@ -356,7 +380,9 @@ impl PollPolicy {
 
     /// The backoff delay after poll number `attempt` (1-based) given a uniform draw
     /// `u` in `[0, 1)`: `min_delay × multiplier^(attempt-1)`, capped at `max_delay`, moved
-    /// by `jitter × (2u − 1)` of itself, clamped into `[min_delay, max_delay]`.
+    /// by `jitter × (2u − 1)` of itself, clamped into `[min_delay, max_delay]`. Delays
+    /// near `Duration::MAX` saturate (the seconds of `Duration::MAX` round up past it as
+    /// an `f64`), never panic.
     pub(crate) fn backoff(&self, attempt: u32, u: f64) -> Duration {
         let min = self.min_delay.as_secs_f64();
         let max = self.max_delay.as_secs_f64();
@@ -368,7 +394,10 @@ impl PollPolicy {
         } else {
             max
         };
-        Duration::from_secs_f64(secs)
+        // Back into [min_delay, max_delay] exactly: the f64 round trip may leave it.
+        crate::poller::secs(secs)
+            .min(self.max_delay)
+            .max(self.min_delay.min(self.max_delay))
     }
 }
 
@@ -470,6 +499,13 @@ mod tests {
         assert_eq!(
             p.clone().max_attempts(0).validate(),
             Err(PolicyError::ZeroAttempts)
+        );
+        assert_eq!(
+            p.clone().initial_delay(s(900)).validate(),
+            Err(PolicyError::InitialDelayPastDeadline {
+                initial: s(900),
+                deadline: s(900)
+            })
         );
         assert!(p.validate().is_ok());
     }

@@ -2,7 +2,9 @@
 //!
 //! Retailgrid's spec leaves `status` a free string, so statuses are classified
 //! case-insensitively with documented default sets ([`StatusSets`]), which you can
-//! override.
+//! override. A status in none of the sets ends the wait once the job has a
+//! `completed_at`: as a failure if its name says so, else as a success (see
+//! [`StatusSets`]); without `completed_at`, the job is still pending.
 
 use std::collections::BTreeSet;
 use std::ops::Deref;
@@ -29,8 +31,17 @@ pub fn default_policy() -> PollPolicy {
     PollPolicy::default().deadline(Duration::from_secs(2 * 60 * 60))
 }
 
-/// Which `status` strings end a wait, compared case-insensitively. Anything else is
-/// pending (and logged once at warn if it is not in `pending` either).
+/// Which `status` strings end a wait, compared case-insensitively.
+///
+/// A status in none of the three sets (a status Retailgrid added, such as
+/// `completed_with_errors` or `aborted`) is logged once at warn, naming it, and:
+/// - with `completed_at` set, ends the wait: as a failure when its name says so (it
+///   contains `fail`, `error`, `abort`, `cancel` or `reject`, in any case; the reason is
+///   the job's `error_message`), else as a success that keeps `error_message` as row
+///   errors, as a known success status does;
+/// - without `completed_at`, is pending.
+///
+/// A status in `pending` is pending even with `completed_at` set.
 ///
 /// ```
 /// use poll_helpers::retailgrid::StatusSets;
@@ -117,6 +128,16 @@ impl StatusSets {
     }
 }
 
+/// Words that make a status outside the sets a failure (once the job has a
+/// `completed_at`).
+const FAILURE_WORDS: [&str; 5] = ["fail", "error", "abort", "cancel", "reject"];
+
+/// Whether an unknown status names a failure.
+fn sounds_like_failure(status: &str) -> bool {
+    let s = status.to_ascii_lowercase();
+    FAILURE_WORDS.iter().any(|w| s.contains(w))
+}
+
 /// A Retailgrid job as one poll saw it, with the status sets that classify it. Derefs to
 /// the SDK's [`JobStatusResponse`].
 ///
@@ -152,29 +173,109 @@ impl Deref for Job {
     }
 }
 
+impl Job {
+    /// Whether the status is in none of the sets and the job has a `completed_at`: a
+    /// terminal status the sets do not know.
+    fn unknown_but_completed(&self) -> bool {
+        self.job.completed_at.is_some() && !self.sets.is_known(&self.job.status)
+    }
+
+    fn failure(&self) -> Phase {
+        Phase::Failed(
+            self.job
+                .error_message
+                .clone()
+                .unwrap_or_else(|| format!("job ended with status {:?}", self.job.status)),
+        )
+    }
+
+    /// The reported `progress` when it is outside `0..=100` (which
+    /// [`progress`](Snapshot::progress) then does not report).
+    ///
+    /// ```no_run
+    /// # fn f(job: poll_helpers::retailgrid::Job) {
+    /// if let Some(raw) = job.out_of_range_progress() {
+    ///     eprintln!("the server reported progress {raw}");
+    /// }
+    /// # }
+    /// ```
+    pub fn out_of_range_progress(&self) -> Option<i64> {
+        self.job.progress.filter(|p| !(0..=100).contains(p))
+    }
+}
+
 impl Snapshot for Job {
     /// A failure status takes its reason from `error_message`; a success status with an
-    /// `error_message` (row errors in a bulk import) is still a success.
+    /// `error_message` (row errors in a bulk import) is still a success. A status in none
+    /// of the sets is terminal once `completed_at` is set (see [`StatusSets`]).
     fn phase(&self) -> Phase {
-        if self.sets.is_success(&self.job.status) {
+        let status = &self.job.status;
+        if self.sets.is_success(status) {
             Phase::Succeeded
-        } else if self.sets.is_failure(&self.job.status) {
-            Phase::Failed(
-                self.job
-                    .error_message
-                    .clone()
-                    .unwrap_or_else(|| format!("job ended with status {:?}", self.job.status)),
-            )
+        } else if self.sets.is_failure(status) {
+            self.failure()
+        } else if self.unknown_but_completed() {
+            if sounds_like_failure(status) {
+                self.failure()
+            } else {
+                Phase::Succeeded
+            }
         } else {
             Phase::Pending
         }
     }
 
-    /// `progress` (0–100) as a fraction.
+    /// `progress` (0–100) as a fraction; `None` when it is outside `0..=100` (see
+    /// [`Job::out_of_range_progress`]).
     fn progress(&self) -> Option<f64> {
         self.job
             .progress
-            .map(|p| (p as f64 / 100.0).clamp(0.0, 1.0))
+            .filter(|p| (0..=100).contains(p))
+            .map(|p| p as f64 / 100.0)
+    }
+}
+
+/// What one wait has already warned about, so that each warning is logged once.
+#[derive(Debug, Default)]
+struct Warned {
+    unknown_pending: AtomicBool,
+    unknown_terminal: AtomicBool,
+    progress: AtomicBool,
+}
+
+impl Warned {
+    fn check(&self, job_id: Uuid, job: &Job) {
+        let status = &job.job.status;
+        if job.unknown_but_completed() {
+            if !self.unknown_terminal.swap(true, Ordering::Relaxed) {
+                let outcome = if sounds_like_failure(status) {
+                    "a failure"
+                } else {
+                    "a success"
+                };
+                tracing::warn!(
+                    %job_id,
+                    %status,
+                    "unknown Retailgrid job status {status:?} with completed_at set; treating it as {outcome}"
+                );
+            }
+        } else if !job.sets.is_known(status) && !self.unknown_pending.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                %job_id,
+                %status,
+                "unknown Retailgrid job status {status:?}; treating it as pending"
+            );
+        }
+        if let Some(raw) = job.out_of_range_progress()
+            && !self.progress.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                %job_id,
+                progress = raw,
+                "Retailgrid reported progress {raw}, outside 0..=100; ignoring it"
+            );
+        }
     }
 }
 
@@ -216,7 +317,7 @@ pub fn wait_for_job_with<'a>(
     sets: StatusSets,
 ) -> Poller<'a, Job> {
     let sets = Arc::new(sets);
-    let warned = Arc::new(AtomicBool::new(false));
+    let warned = Arc::new(Warned::default());
     Poller::new(policy.clone(), move || {
         let (sets, warned) = (Arc::clone(&sets), Arc::clone(&warned));
         async move {
@@ -227,10 +328,9 @@ pub fn wait_for_job_with<'a>(
                 .await
                 .map_err(|e| fetch_error(&e, e.message(), e.retry_after()))?
                 .into_inner();
-            if !sets.is_known(&job.status) && !warned.swap(true, Ordering::Relaxed) {
-                tracing::warn!(%job_id, status = %job.status, "unknown Retailgrid job status; treating it as pending");
-            }
-            Ok(Job { job, sets })
+            let job = Job { job, sets };
+            warned.check(job_id, &job);
+            Ok(job)
         }
     })
     .job_id(job_id.to_string())

@@ -5,5 +5,6 @@
 
 mod adapters;
 mod engine_alone;
+mod extremes;
 mod schedule;
 mod smart;

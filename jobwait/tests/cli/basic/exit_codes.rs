@@ -378,3 +378,65 @@ async fn sigint_exits_130_and_stops_polling() {
     tokio::time::sleep(ms(1500)).await;
     assert_eq!(sim.request_count(), before, "polling went on after Ctrl-C");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extreme_durations_exit_2_or_wait_but_never_panic() {
+    let sim = simulator().await;
+    let job = sim.add_retailgrid_job(JobScript::succeed_after(ms(300)));
+    let runs = run_all(vec![
+        // No poll could be answered before the deadline.
+        cmd(
+            &sim,
+            "retailgrid",
+            &[job],
+            &["--initial-delay", "10s", "--timeout", "5s"],
+        ),
+        // Beyond what a Duration holds.
+        cmd(
+            &sim,
+            "retailgrid",
+            &[job],
+            &["--timeout", "584942417355years"],
+        ),
+        // Delays of centuries: the last poll is pulled in before the deadline.
+        cmd(
+            &sim,
+            "retailgrid",
+            &[job],
+            &[
+                "--min-delay",
+                "500000000000years",
+                "--max-delay",
+                "500000000000years",
+                "--timeout",
+                "2s",
+            ],
+        ),
+        // A window of a millennium: one request, then none before the deadline.
+        cmd(
+            &sim,
+            "retailgrid",
+            &[job],
+            &["--rate-limit", "2/1000years", "--timeout", "2s"],
+        ),
+    ])
+    .await;
+    runs[0].assert_code(2);
+    assert!(
+        runs[0]
+            .stderr
+            .contains("initial_delay (10s) must be shorter than the deadline (5s)"),
+        "{}",
+        runs[0]
+    );
+    runs[1].assert_code(2);
+    assert!(runs[1].stderr.contains("--timeout"), "{}", runs[1]);
+    // The job finishes after 300 ms: the poll just before the 2 s deadline sees it done.
+    runs[2].assert_code(0);
+    assert!(runs[2].elapsed >= ms(1500), "{}", runs[2]);
+    for run in &runs {
+        assert!(!run.stderr.contains("panicked"), "{run}");
+    }
+    runs[3].assert_code(3);
+    assert!(runs[3].messages().contains("rate budget"), "{}", runs[3]);
+}

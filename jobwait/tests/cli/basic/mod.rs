@@ -5,7 +5,9 @@
 //! Every run has RUST_LOG=trace and is checked for the tokens in its output.
 
 mod exit_codes;
+mod many;
 mod output;
+mod statuses;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

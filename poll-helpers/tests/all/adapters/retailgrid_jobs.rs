@@ -364,3 +364,272 @@ async fn a_huge_retry_after_ms_from_the_server_does_not_panic() {
         "{result:?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Statuses outside the sets, progress outside 0..=100 (issue 14, item 2)
+// ---------------------------------------------------------------------------------------
+
+/// The warnings logged on this thread while the guard lives (the tests run on tokio's
+/// current-thread runtime, so the poller logs here).
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        (logs, tracing::subscriber::set_default(subscriber))
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        String::from_utf8_lossy(&self.0.lock().unwrap())
+            .lines()
+            .filter(|l| l.contains("WARN"))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+fn completed(body: Value) -> Value {
+    with(body, "completed_at", json!("2025-01-15T10:05:00Z"))
+}
+
+#[tokio::test]
+async fn an_unknown_status_with_completed_at_is_a_success_that_keeps_row_errors() {
+    let (logs, _guard) = Logs::capture();
+    let server = MockServer::start_async().await;
+    let id = Uuid::new_v4();
+    answer(&server, &rg_path(id), Some(1), |t| {
+        t.status(200).json_body(rg_job(id, "running"))
+    })
+    .await;
+    let finished = answer(&server, &rg_path(id), None, |t| {
+        t.status(200).json_body(completed(with(
+            rg_job(id, "Partially_Imported"),
+            "error_message",
+            json!("2 rows skipped"),
+        )))
+    })
+    .await;
+
+    let client = retailgrid_client(&server);
+    let started = Instant::now();
+    let job = retailgrid::wait_for_job(&client, id, &quick())
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "not the deadline"
+    );
+    assert_eq!(job.status, "Partially_Imported");
+    assert_eq!(job.error_message.as_deref(), Some("2 rows skipped"));
+    assert_eq!(finished.calls_async().await, 1);
+    let warnings = logs.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("Partially_Imported") && warnings[0].contains("success"),
+        "{warnings:?}"
+    );
+}
+
+#[tokio::test]
+async fn completed_with_errors_names_an_error_so_it_is_a_failure() {
+    // The rule is the status's name: "error" in it makes it a failure, with the job's
+    // error_message as the reason; the job is still there to read.
+    let (logs, _guard) = Logs::capture();
+    let server = MockServer::start_async().await;
+    let id = Uuid::new_v4();
+    answer(&server, &rg_path(id), Some(1), |t| {
+        t.status(200).json_body(rg_job(id, "running"))
+    })
+    .await;
+    answer(&server, &rg_path(id), None, |t| {
+        t.status(200).json_body(completed(with(
+            rg_job(id, "completed_with_errors"),
+            "error_message",
+            json!("2 rows skipped"),
+        )))
+    })
+    .await;
+    let client = retailgrid_client(&server);
+    let started = Instant::now();
+    match retailgrid::wait_for_job(&client, id, &quick()).await {
+        Err(PollError::Failed {
+            attempts,
+            reason,
+            last,
+            ..
+        }) => {
+            assert_eq!(attempts, 2);
+            assert_eq!(reason, "2 rows skipped");
+            assert_eq!(last.status, "completed_with_errors");
+        }
+        other => panic!("expected Failed, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "not the deadline"
+    );
+    let warnings = logs.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("completed_with_errors") && warnings[0].contains("failure"),
+        "{warnings:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_status_that_names_a_failure_with_completed_at_is_a_failure() {
+    let (logs, _guard) = Logs::capture();
+    let server = MockServer::start_async().await;
+    let (aborted, rejected) = (Uuid::new_v4(), Uuid::new_v4());
+    answer(&server, &rg_path(aborted), None, |t| {
+        t.status(200).json_body(completed(with(
+            rg_job(aborted, "aborted"),
+            "error_message",
+            json!("stopped by an administrator"),
+        )))
+    })
+    .await;
+    answer(&server, &rg_path(rejected), None, |t| {
+        t.status(200)
+            .json_body(completed(rg_job(rejected, "Import_REJECTED")))
+    })
+    .await;
+
+    let client = retailgrid_client(&server);
+    match retailgrid::wait_for_job(&client, aborted, &quick()).await {
+        Err(PollError::Failed {
+            attempts, reason, ..
+        }) => {
+            assert_eq!(attempts, 1);
+            assert_eq!(reason, "stopped by an administrator");
+        }
+        other => panic!("expected Failed, got {other:?}"),
+    }
+    match retailgrid::wait_for_job(&client, rejected, &quick()).await {
+        Err(PollError::Failed { reason, .. }) => {
+            assert!(reason.contains("Import_REJECTED"), "{reason}");
+        }
+        other => panic!("expected Failed, got {other:?}"),
+    }
+    let warnings = logs.warnings();
+    assert_eq!(warnings.len(), 2, "one per wait: {warnings:?}");
+    assert!(
+        warnings[0].contains("\"aborted\"") && warnings[0].contains("failure"),
+        "{warnings:?}"
+    );
+    assert!(warnings[1].contains("Import_REJECTED"), "{warnings:?}");
+}
+
+#[tokio::test]
+async fn an_unknown_status_without_completed_at_is_pending_and_warned_once() {
+    let (logs, _guard) = Logs::capture();
+    let server = MockServer::start_async().await;
+    let id = Uuid::new_v4();
+    // "aborting" sounds like a failure, but the job has not completed.
+    let unknown = answer(&server, &rg_path(id), None, |t| {
+        t.status(200).json_body(rg_job(id, "aborting"))
+    })
+    .await;
+    let client = retailgrid_client(&server);
+    let result = retailgrid::wait_for_job(&client, id, &quick().max_attempts(3)).await;
+    assert!(
+        matches!(
+            &result,
+            Err(PollError::AttemptsExhausted { attempts: 3, .. })
+        ),
+        "{result:?}"
+    );
+    assert_eq!(unknown.calls_async().await, 3);
+    let warnings = logs.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("aborting") && warnings[0].contains("pending"),
+        "{warnings:?}"
+    );
+}
+
+#[tokio::test]
+async fn known_statuses_keep_their_sets_whatever_completed_at_says() {
+    let server = MockServer::start_async().await;
+    let (queued, imported) = (Uuid::new_v4(), Uuid::new_v4());
+    answer(&server, &rg_path(queued), None, |t| {
+        t.status(200).json_body(completed(rg_job(queued, "queued")))
+    })
+    .await;
+    answer(&server, &rg_path(imported), None, |t| {
+        t.status(200)
+            .json_body(completed(rg_job(imported, "imported_with_errors")))
+    })
+    .await;
+    let client = retailgrid_client(&server);
+    let result = retailgrid::wait_for_job(&client, queued, &quick().max_attempts(2)).await;
+    assert!(
+        matches!(
+            &result,
+            Err(PollError::AttemptsExhausted { attempts: 2, .. })
+        ),
+        "a pending status stays pending: {result:?}"
+    );
+    // A configured failure status wins over the name.
+    let sets = StatusSets::default().with_failure(["imported_with_errors"]);
+    let result = retailgrid::wait_for_job_with(&client, imported, &quick(), sets).await;
+    assert!(
+        matches!(&result, Err(PollError::Failed { .. })),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn progress_outside_0_to_100_is_not_reported_and_warned_once() {
+    let (logs, _guard) = Logs::capture();
+    let server = MockServer::start_async().await;
+    let id = Uuid::new_v4();
+    for p in [150, -5] {
+        answer(&server, &rg_path(id), Some(1), move |t| {
+            t.status(200)
+                .json_body(with(rg_job(id, "running"), "progress", json!(p)))
+        })
+        .await;
+    }
+    answer(&server, &rg_path(id), Some(1), |t| {
+        t.status(200)
+            .json_body(with(rg_job(id, "running"), "progress", json!(40)))
+    })
+    .await;
+    answer(&server, &rg_path(id), None, |t| {
+        t.status(200)
+            .json_body(with(rg_job(id, "completed"), "progress", json!(100)))
+    })
+    .await;
+
+    let client = retailgrid_client(&server);
+    let mut events = retailgrid::wait_for_job(&client, id, &quick()).into_stream();
+    let (mut progress, mut raw) = (Vec::new(), Vec::new());
+    while let Some(event) = events.next().await {
+        let job = event.unwrap().outcome.unwrap();
+        progress.push(job.progress());
+        raw.push(job.out_of_range_progress());
+    }
+    assert_eq!(progress, [None, None, Some(0.4), Some(1.0)]);
+    assert_eq!(raw, [Some(150), Some(-5), None, None]);
+    let warnings = logs.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("150"), "{warnings:?}");
+}

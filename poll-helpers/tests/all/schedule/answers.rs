@@ -201,6 +201,21 @@ async fn every_invalid_policy_is_refused_before_any_poll() {
         ("zero attempts", p().max_attempts(0), |e| {
             *e == PolicyError::ZeroAttempts
         }),
+        (
+            "initial delay at the deadline",
+            p().deadline(secs(60)).initial_delay(secs(60)),
+            |e| {
+                *e == PolicyError::InitialDelayPastDeadline {
+                    initial: secs(60),
+                    deadline: secs(60),
+                }
+            },
+        ),
+        (
+            "initial delay of Duration::MAX",
+            p().deadline(Duration::MAX).initial_delay(Duration::MAX),
+            |e| matches!(e, PolicyError::InitialDelayPastDeadline { .. }),
+        ),
     ];
     for (name, policy, expected) in cases {
         let validated = policy.validate();
