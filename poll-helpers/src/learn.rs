@@ -324,6 +324,8 @@ pub(crate) struct PlanKey {
 #[derive(Debug)]
 pub(crate) struct Plan {
     times: Vec<f64>,
+    /// The distribution the plan was made from.
+    cdf: Cdf,
 }
 
 /// Most grid cells of a plan's distribution, and most polls in a plan: bounds the work
@@ -356,6 +358,16 @@ impl Plan {
         self.times.get(i).copied()
     }
 
+    /// P(the job finished by `now` | it was pending at `last`), by the model; `None` when
+    /// the model gives no job a chance to be pending at `last`.
+    pub(crate) fn finished_since(&self, last: f64, now: f64) -> Option<f64> {
+        let survival = 1.0 - self.cdf.f(last);
+        if survival <= 1e-9 {
+            return None;
+        }
+        Some(((self.cdf.f(now) - self.cdf.f(last)) / survival).clamp(0.0, 1.0))
+    }
+
     fn build(kept: &[(f64, f64)], key: PlanKey) -> Plan {
         let cdf = Cdf::new(kept, key.latency);
         let mut best: Option<(f64, Vec<f64>)> = None;
@@ -368,12 +380,14 @@ impl Plan {
         }
         Plan {
             times: best.map(|(_, t)| t).unwrap_or_default(),
+            cdf,
         }
     }
 }
 
 /// The model's distribution of durations on a grid: `at[k]` is P(D ≤ k·step), each kept
 /// interval spread evenly over itself (a point is a step).
+#[derive(Debug)]
 struct Cdf {
     step: f64,
     at: Vec<f64>,

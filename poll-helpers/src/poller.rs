@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::budget::RateBudget;
+use crate::budget::{Likelihood, RateBudget, Request};
 use crate::error::{FetchError, FetchErrorKind, PollError};
 use crate::learn::Plan;
 use crate::policy::{PollPolicy, SplitMix64, process_seed};
@@ -381,14 +381,21 @@ where
         if self.next_at > Instant::now() {
             tokio::time::sleep_until(self.next_at).await;
         }
-        if let Some(budget) = self.poller.budget.clone()
-            && tokio::time::timeout_at(self.deadline, budget.acquire())
-                .await
-                .is_err()
-        {
-            self.done = true;
-            let e = self.deadline_error("the rate budget had no room before the deadline".into());
-            return Some(Err(e));
+        if let Some(budget) = self.poller.budget.clone() {
+            let request = Request {
+                first: self.attempt == 0,
+                likelihood: Some(self.likelihood(started)),
+            };
+            if let Err(no_room) = budget.acquire_before(Some(self.deadline), request).await {
+                self.done = true;
+                let reason = if no_room.left.is_zero() {
+                    "the rate budget had no room before the deadline".to_string()
+                } else {
+                    no_room.to_string()
+                };
+                let e = self.deadline_error(reason);
+                return Some(Err(e));
+            }
         }
 
         self.attempt += 1;
@@ -550,6 +557,37 @@ where
             return secs(at - t).max(policy.min_delay);
         }
         policy.backoff(self.attempt, u)
+    }
+
+    /// How likely the job is to have finished at a given instant, given that the last
+    /// poll saw it pending: what the budget orders later polls by when it is saturated.
+    /// From the progress estimate when there is one, else the duration model's
+    /// distribution, else a scale-free guess (the share of the wait's elapsed time that
+    /// passed since that poll).
+    fn likelihood(&self, started: Instant) -> Likelihood {
+        let last = self.last_pending.unwrap_or(Duration::ZERO).as_secs_f64();
+        let eta = self
+            .progress
+            .eta
+            .filter(|_| self.progress.usable() && self.poller.policy.progress_aware);
+        let plan = self.plan.clone();
+        Box::new(move |now: Instant| {
+            let t = now.saturating_duration_since(started).as_secs_f64();
+            if let Some(eta) = eta {
+                if t >= eta {
+                    return 1.0;
+                }
+                return if eta > last {
+                    (t - last) / (eta - last)
+                } else {
+                    1.0
+                };
+            }
+            if let Some(p) = plan.as_ref().and_then(|p| p.finished_since(last, t)) {
+                return p;
+            }
+            if t > 0.0 { (t - last) / t } else { 0.0 }
+        })
     }
 
     /// Teaches the policy's duration model where this job finished: between the last
