@@ -156,6 +156,30 @@ impl DurationModel {
         }
     }
 
+    /// A model that starts warm from a cold-start `prior`: each duration counts as one
+    /// kept wait (not in [`observed`](Self::observed)), and real waits push them out as
+    /// they are recorded, oldest first. With at least [`WARM_UP`](Self::WARM_UP)
+    /// durations, the first wait already follows a plan.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let prior = (1..=20).map(|s| Duration::from_secs(5 * s));
+    /// let model = poll_helpers::DurationModel::with_prior(prior);
+    /// assert!(model.is_warm());
+    /// assert_eq!(model.observed(), 0);
+    /// ```
+    pub fn with_prior(prior: impl IntoIterator<Item = Duration>) -> Self {
+        let model = Self::new();
+        {
+            let mut m = model.lock();
+            for d in prior.into_iter().take(m.capacity) {
+                let s = d.as_secs_f64();
+                m.kept.push_back((s, s));
+            }
+        }
+        model
+    }
+
     fn lock(&self) -> MutexGuard<'_, Model> {
         // Nothing here can leave the model half-updated: a poisoned lock is still usable.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)

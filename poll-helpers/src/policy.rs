@@ -70,6 +70,7 @@ pub struct PollPolicy {
     pub(crate) progress_max_delay: Duration,
     pub(crate) learn: Option<DurationModel>,
     pub(crate) max_detection_latency: Option<Duration>,
+    pub(crate) default_learning: bool,
 }
 
 impl Default for PollPolicy {
@@ -92,6 +93,7 @@ impl Default for PollPolicy {
             progress_max_delay: Duration::from_secs(5 * 60),
             learn: None,
             max_detection_latency: None,
+            default_learning: true,
         }
     }
 }
@@ -277,6 +279,24 @@ impl PollPolicy {
     /// ```
     pub fn learn_durations(mut self, model: DurationModel) -> Self {
         self.learn = Some(model);
+        self
+    }
+
+    /// Whether an adapter may attach its own [`DurationModel`] when this policy has none
+    /// (default: yes). The Omni adapters ([`wait_for_job`](crate::omni::wait_for_job),
+    /// [`wait_for_ai_job`](crate::omni::wait_for_ai_job)) then learn per kind of job in one
+    /// process-wide model that starts from a cold-start prior
+    /// ([`omni::duration_model`](crate::omni::duration_model)), unless the policy is
+    /// seeded (a seeded schedule must not depend on what else the process waited for) or
+    /// polls faster than once a second (the prior is in Omni's seconds-to-minutes range).
+    /// `false` keeps the plain backoff.
+    ///
+    /// ```
+    /// let reproducible = poll_helpers::omni::default_policy().default_learning(false);
+    /// # let _ = reproducible;
+    /// ```
+    pub fn default_learning(mut self, on: bool) -> Self {
+        self.default_learning = on;
         self
     }
 

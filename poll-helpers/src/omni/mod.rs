@@ -50,6 +50,7 @@ use crate::sdk_error::fetch_error;
 use crate::snapshot::{Phase, Snapshot};
 
 mod budget;
+mod learned;
 mod workflows;
 
 pub use workflows::{
@@ -58,6 +59,7 @@ pub use workflows::{
 };
 
 pub use budget::{RATE_LIMIT_PER_MINUTE, shared_budget};
+pub use learned::{JobKind, duration_model, prior};
 
 /// Omni's floor: never more than one request per second per job.
 pub const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -160,23 +162,26 @@ pub fn wait_for_job<'a>(
 ) -> Poller<'a, GetJobStatusResponse> {
     floor_warning(policy);
     let warned = Arc::new(AtomicBool::new(false));
-    Poller::new(policy.clone(), move || {
-        let warned = Arc::clone(&warned);
-        async move {
-            let job = client
-                .get_job_status()
-                .job_id(job_id)
-                .send()
-                .await
-                .map_err(|e| job_status_error(&e))?
-                .into_inner();
-            if !job_status_known(&job) {
-                let value = job.status.as_ref().map_or("(missing)", |s| s.as_str());
-                warn_unknown_once(&warned, "schema refresh status", value, job_id);
+    Poller::new(
+        learned::with_default_learning(policy, JobKind::SchemaRefresh),
+        move || {
+            let warned = Arc::clone(&warned);
+            async move {
+                let job = client
+                    .get_job_status()
+                    .job_id(job_id)
+                    .send()
+                    .await
+                    .map_err(|e| job_status_error(&e))?
+                    .into_inner();
+                if !job_status_known(&job) {
+                    let value = job.status.as_ref().map_or("(missing)", |s| s.as_str());
+                    warn_unknown_once(&warned, "schema refresh status", value, job_id);
+                }
+                Ok(job)
             }
-            Ok(job)
-        }
-    })
+        },
+    )
     .job_id(job_id.to_string())
     .kind("omni schema refresh")
     .min_interval(MIN_POLL_INTERVAL)
@@ -251,22 +256,25 @@ pub fn wait_for_ai_job<'a>(
 ) -> Poller<'a, AiJob> {
     floor_warning(policy);
     let warned = Arc::new(AtomicBool::new(false));
-    Poller::new(policy.clone(), move || {
-        let warned = Arc::clone(&warned);
-        async move {
-            let job = client
-                .get_ai_job()
-                .job_id(job_id)
-                .send()
-                .await
-                .map_err(|e| fetch_error(&e, e.message(), e.retry_after()))?
-                .into_inner();
-            if job.state.is_unknown() {
-                warn_unknown_once(&warned, "AI job state", job.state.as_str(), job_id);
+    Poller::new(
+        learned::with_default_learning(policy, JobKind::Ai),
+        move || {
+            let warned = Arc::clone(&warned);
+            async move {
+                let job = client
+                    .get_ai_job()
+                    .job_id(job_id)
+                    .send()
+                    .await
+                    .map_err(|e| fetch_error(&e, e.message(), e.retry_after()))?
+                    .into_inner();
+                if job.state.is_unknown() {
+                    warn_unknown_once(&warned, "AI job state", job.state.as_str(), job_id);
+                }
+                Ok(job)
             }
-            Ok(job)
-        }
-    })
+        },
+    )
     .job_id(job_id.to_string())
     .kind("omni ai")
     .min_interval(MIN_POLL_INTERVAL)
