@@ -411,11 +411,7 @@ fn choose(queue: &[Entry], now: Instant, interval: Duration) -> Option<u64> {
     let mut best: Option<(f64, u64)> = None;
     for e in queue {
         let p = e.likelihood.as_ref().map_or(0.0, |f| f(now));
-        let p = if p.is_finite() {
-            p.clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
+        let p = if p.is_finite() { p.max(0.0) } else { 0.0 };
         match best {
             Some((bp, bseq)) if bp > p || (bp == p && bseq < e.seq) => {}
             _ => best = Some((p, e.seq)),

@@ -382,14 +382,45 @@ impl Plan {
         self.times.get(i).copied()
     }
 
-    /// P(the job finished by `now` | it was pending at `last`), by the model; `None` when
-    /// the model gives no job a chance to be pending at `last`.
-    pub(crate) fn finished_since(&self, last: f64, now: f64) -> Option<f64> {
-        let survival = 1.0 - self.cdf.f(last);
-        if survival <= 1e-9 {
+    /// E[(now − D)⁺ | D > last] in seconds, by the model: how long a job pending at
+    /// `last` has been finished at `now`, on average; `None` when the model gives no job
+    /// a chance to be pending at `last`.
+    pub(crate) fn expected_lateness(&self, last: f64, now: f64) -> Option<f64> {
+        let base = self.cdf.f(last);
+        let survival = 1.0 - base;
+        if survival <= 1e-9 || now <= last {
+            return if survival <= 1e-9 { None } else { Some(0.0) };
+        }
+        // The trapezoid rule on the grid (at most MAX_CELLS + 2 points).
+        let step = self.cdf.step;
+        let mut s = last;
+        let mut total = 0.0;
+        let mut prev = 0.0;
+        while s < now {
+            let next = ((s / step).floor() + 1.0) * step;
+            let next = next.min(now);
+            let value = ((self.cdf.f(next) - base) / survival).clamp(0.0, 1.0);
+            total += (prev + value) / 2.0 * (next - s);
+            prev = value;
+            s = next;
+        }
+        Some(total)
+    }
+
+    /// The earliest time (s since the start) at which, by the model, a job pending at
+    /// `last` has finished with probability at least `p`; `None` past the model's
+    /// horizon.
+    pub(crate) fn likely_after(&self, last: f64, p: f64) -> Option<f64> {
+        let base = self.cdf.f(last);
+        let target = base + p * (1.0 - base);
+        if 1.0 - base <= 1e-9 {
             return None;
         }
-        Some(((self.cdf.f(now) - self.cdf.f(last)) / survival).clamp(0.0, 1.0))
+        let step = self.cdf.step;
+        let start = (last.max(0.0) / step).floor() as usize;
+        (start..self.cdf.at.len())
+            .find(|&k| self.cdf.at.get(k).is_some_and(|&v| v >= target - 1e-12))
+            .map(|k| (k as f64 * step).max(last))
     }
 
     fn build(kept: &[(f64, f64)], key: PlanKey) -> Plan {
