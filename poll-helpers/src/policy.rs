@@ -30,9 +30,11 @@ use crate::learn::{DurationModel, PlanKey};
 /// - [`progress_aware`](Self::progress_aware) (on by default): when snapshots report a
 ///   growing [`progress`](crate::Snapshot::progress), the next poll goes near the finish
 ///   time it predicts;
-/// - [`learn_durations`](Self::learn_durations) (off by default: it needs one
-///   [`DurationModel`] per kind of job, and a learning policy's schedule changes as it
-///   learns, which a seeded schedule must not): once the model is warm, polls follow a
+/// - [`learn_durations`](Self::learn_durations) (off in the engine by default: it needs
+///   one [`DurationModel`] per kind of job, and a learning policy's schedule changes as
+///   it learns, which a seeded schedule must not; the Omni adapters attach their own
+///   per-kind model to an unseeded policy, see
+///   [`default_learning`](Self::default_learning)): once the model is warm, polls follow a
 ///   plan made from how long past jobs took, dense where jobs finish and sparse where
 ///   they rarely do, within [`max_detection_latency`](Self::max_detection_latency).
 ///
@@ -283,10 +285,9 @@ impl PollPolicy {
     }
 
     /// Whether an adapter may attach its own [`DurationModel`] when this policy has none
-    /// (default: yes). The Omni adapters ([`wait_for_job`](crate::omni::wait_for_job),
-    /// [`wait_for_ai_job`](crate::omni::wait_for_ai_job)) then learn per kind of job in one
-    /// process-wide model that starts from a cold-start prior
-    /// ([`omni::duration_model`](crate::omni::duration_model)), unless the policy is
+    /// (default: yes). The Omni adapters (`omni::wait_for_job`, `omni::wait_for_ai_job`)
+    /// then learn per kind of job in one process-wide model that starts from a cold-start
+    /// prior (`omni::duration_model`), unless the policy is
     /// seeded (a seeded schedule must not depend on what else the process waited for) or
     /// polls faster than once a second (the prior is in Omni's seconds-to-minutes range).
     /// `false` keeps the plain backoff.

@@ -9,6 +9,10 @@
 //! | `real 1000`, `real 10000` (three runs) | that many `poll_helpers::omni::wait_for_job` waits, started over the first 2 s (jobs are submitted over time), one shared `omni_sdk::Client` (pooled HTTP/1 connections), real time |
 //! | `real 10000 burst` | the same 10,000 waits all started in the same instant: worst case for connections |
 //! | `virtual 10000`, `virtual 100000` | `Poller`s with the same policy and floor over a fake fetcher (no HTTP), on tokio's paused clock |
+//! | `real-1000-budget-90s`, `virtual-1000-budget-90s` | 1,000 waits with Omni's default budget on (one 60/min budget for the key), 90 s deadline |
+//! | `virtual-1000-budget` | Omni's contract: 1,000 waits on one key at 60/min, a 30 min deadline (enough for all), on the paused clock, the fake server answering 429 beyond 60 requests in 60 s |
+//!
+//! The other rows run without the budget (`without_rate_budget`): the engine alone.
 //!
 //! Jobs complete 5–30 s after submission (seeded, uniform). The server is stateless: a
 //! job's completion time (Unix ms) is carried in the high 64 bits of its UUID, and it

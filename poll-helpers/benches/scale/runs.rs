@@ -440,7 +440,9 @@ pub(crate) fn virtual_run(n: usize, stagger: Duration, budget: Option<Duration>)
         put(&mut r, "mode", "virtual");
         put(&mut r, "budget", budget.is_some());
         put(&mut r, "deadline_s", policy.get_deadline().as_secs());
-        put(&mut r, "http_429", limiter.rejected.load(Ordering::Relaxed));
+        if budget.is_some() {
+            put(&mut r, "http_429", limiter.rejected.load(Ordering::Relaxed));
+        }
         put(&mut r, "n", n);
         put(
             &mut r,

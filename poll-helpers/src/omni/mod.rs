@@ -79,6 +79,13 @@ pub const fn long_poll_timeout() -> Duration {
 /// to 15 s (Omni suggests 2–5 s; a refresh often takes minutes), 20 % jitter, a 15 min
 /// deadline, 10 s grace for a job not visible yet.
 ///
+/// Unseeded, [`wait_for_job`] and [`wait_for_ai_job`] add learned durations to it
+/// ([`duration_model`]): polls then follow a plan that sees all but a few jobs within
+/// 15 s (`max_delay`) of finishing with fewer requests, and the first poll comes about
+/// 15 s after the start rather than at once (with the cold prior; a warm model places
+/// it where jobs start finishing). `.default_learning(false)` or a seed keeps the
+/// schedule above.
+///
 /// ```
 /// let policy = poll_helpers::omni::default_policy();
 /// assert_eq!(policy.get_deadline().as_secs(), 900);
