@@ -642,7 +642,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     md.push_str("\nTargets:\n\n");
     md.push_str(&targets(&rows));
     if !saturated.is_empty() {
-        md.push_str("\n");
+        md.push('\n');
         md.push_str(&saturated);
     }
     md.push_str("\nRegenerate: `cargo bench -p poll-helpers --bench schedules`.\n");
