@@ -168,27 +168,25 @@ pub fn wait_for_job<'a>(
     policy: &PollPolicy,
 ) -> Poller<'a, GetJobStatusResponse> {
     floor_warning(policy);
+    let policy = &learned::with_default_learning(policy, JobKind::SchemaRefresh);
     let warned = Arc::new(AtomicBool::new(false));
-    Poller::new(
-        learned::with_default_learning(policy, JobKind::SchemaRefresh),
-        move || {
-            let warned = Arc::clone(&warned);
-            async move {
-                let job = client
-                    .get_job_status()
-                    .job_id(job_id)
-                    .send()
-                    .await
-                    .map_err(|e| job_status_error(&e))?
-                    .into_inner();
-                if !job_status_known(&job) {
-                    let value = job.status.as_ref().map_or("(missing)", |s| s.as_str());
-                    warn_unknown_once(&warned, "schema refresh status", value, job_id);
-                }
-                Ok(job)
+    Poller::new(policy.clone(), move || {
+        let warned = Arc::clone(&warned);
+        async move {
+            let job = client
+                .get_job_status()
+                .job_id(job_id)
+                .send()
+                .await
+                .map_err(|e| job_status_error(&e))?
+                .into_inner();
+            if !job_status_known(&job) {
+                let value = job.status.as_ref().map_or("(missing)", |s| s.as_str());
+                warn_unknown_once(&warned, "schema refresh status", value, job_id);
             }
-        },
-    )
+            Ok(job)
+        }
+    })
     .job_id(job_id.to_string())
     .kind("omni schema refresh")
     .min_interval(MIN_POLL_INTERVAL)
@@ -262,26 +260,24 @@ pub fn wait_for_ai_job<'a>(
     policy: &PollPolicy,
 ) -> Poller<'a, AiJob> {
     floor_warning(policy);
+    let policy = &learned::with_default_learning(policy, JobKind::Ai);
     let warned = Arc::new(AtomicBool::new(false));
-    Poller::new(
-        learned::with_default_learning(policy, JobKind::Ai),
-        move || {
-            let warned = Arc::clone(&warned);
-            async move {
-                let job = client
-                    .get_ai_job()
-                    .job_id(job_id)
-                    .send()
-                    .await
-                    .map_err(|e| fetch_error(&e, e.message(), e.retry_after()))?
-                    .into_inner();
-                if job.state.is_unknown() {
-                    warn_unknown_once(&warned, "AI job state", job.state.as_str(), job_id);
-                }
-                Ok(job)
+    Poller::new(policy.clone(), move || {
+        let warned = Arc::clone(&warned);
+        async move {
+            let job = client
+                .get_ai_job()
+                .job_id(job_id)
+                .send()
+                .await
+                .map_err(|e| fetch_error(&e, e.message(), e.retry_after()))?
+                .into_inner();
+            if job.state.is_unknown() {
+                warn_unknown_once(&warned, "AI job state", job.state.as_str(), job_id);
             }
-        },
-    )
+            Ok(job)
+        }
+    })
     .job_id(job_id.to_string())
     .kind("omni ai")
     .min_interval(MIN_POLL_INTERVAL)
