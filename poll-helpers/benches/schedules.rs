@@ -18,12 +18,18 @@
 //! - **AWS waiter**: Smithy's waiter delay, `uniform(min, min(max, min × 2^(n−1)))`, 2 s
 //!   min, 120 s max;
 //! - **Google LRO**: 1 s doubling to 60 s, no jitter;
-//! - **ours**, driven through the real `Poller` under paused tokio time with a fake fetch:
-//!   the default `PollPolicy` (progress-aware), the plain backoff (`progress_aware(false)`),
-//!   and `learn_durations` with a model per mix and `max_detection_latency` 5 s, or
-//!   left at its default (`max_delay`). The Retailgrid mixes use
-//!   `retailgrid::default_policy()` (the default with a 2 h deadline); the Omni mixes
-//!   keep the Omni adapters' 1 s floor.
+//! - **ours**, driven through the real `Poller` under paused tokio time with a fake fetch,
+//!   from what each adapter gives by default: `omni::default_policy()` for the Omni mixes
+//!   (with the adapters' 1 s floor) and `retailgrid::default_policy()` for the Retailgrid
+//!   ones. "ours: default" is that policy as the adapter runs it: for Omni, with the
+//!   learned durations the adapters attach (a model starting from `omni::prior()` that
+//!   learns from every job of the run, as the process-wide model does); "default, cold
+//!   prior" gives every job a fresh model with the prior only (a one-job `jobwait`).
+//!   Also the plain backoff (`progress_aware(false)`), and `learn_durations` with a
+//!   model per mix and `max_detection_latency` 5 s, or left at its default
+//!   (`max_delay`).
+//! - **saturated** (`schedules/saturated.rs`): one 60/min key, jobs arriving faster than
+//!   it can poll them at their own pace, against round-robin.
 //!
 //! Jobs run one after another, each wait recording into the model; the first 50 jobs of
 //! each run are a warm-up, left out of every row. Detection latency is the time from the
