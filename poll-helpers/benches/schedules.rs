@@ -18,12 +18,18 @@
 //! - **AWS waiter**: Smithy's waiter delay, `uniform(min, min(max, min × 2^(n−1)))`, 2 s
 //!   min, 120 s max;
 //! - **Google LRO**: 1 s doubling to 60 s, no jitter;
-//! - **ours**, driven through the real `Poller` under paused tokio time with a fake fetch:
-//!   the default `PollPolicy` (progress-aware), the plain backoff (`progress_aware(false)`),
-//!   and `learn_durations` with a model per mix and `max_detection_latency` 5 s, or
-//!   left at its default (`max_delay`). The Retailgrid mixes use
-//!   `retailgrid::default_policy()` (the default with a 2 h deadline); the Omni mixes
-//!   keep the Omni adapters' 1 s floor.
+//! - **ours**, driven through the real `Poller` under paused tokio time with a fake fetch,
+//!   from what each adapter gives by default: `omni::default_policy()` for the Omni mixes
+//!   (with the adapters' 1 s floor) and `retailgrid::default_policy()` for the Retailgrid
+//!   ones. "ours: default" is that policy as the adapter runs it: for Omni, with the
+//!   learned durations the adapters attach (a model starting from `omni::prior()` that
+//!   learns from every job of the run, as the process-wide model does); "default, cold
+//!   prior" gives every job a fresh model with the prior only (a one-job `jobwait`).
+//!   Also the plain backoff (`progress_aware(false)`), and `learn_durations` with a
+//!   model per mix and `max_detection_latency` 5 s, or left at its default
+//!   (`max_delay`).
+//! - **saturated** (`schedules/saturated.rs`): one 60/min key, jobs arriving faster than
+//!   it can poll them at their own pace, against round-robin.
 //!
 //! Jobs run one after another, each wait recording into the model; the first 50 jobs of
 //! each run are a warm-up, left out of every row. Detection latency is the time from the
@@ -35,7 +41,12 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use plotters::prelude::*;
-use poll_helpers::{DurationModel, FetchError, Phase, PollPolicy, Poller, Snapshot, retailgrid};
+use poll_helpers::{
+    DurationModel, FetchError, Phase, PollPolicy, Poller, Snapshot, omni, retailgrid,
+};
+
+#[path = "schedules/saturated.rs"]
+mod saturated;
 use tokio::time::Instant;
 
 const JOBS: usize = 20_000;
@@ -137,10 +148,11 @@ impl Mix {
     }
 
     fn base_policy(&self) -> PollPolicy {
+        // What a user of each adapter gets by default.
         let base = if self.retailgrid {
             retailgrid::default_policy()
         } else {
-            PollPolicy::default()
+            omni::default_policy()
         };
         base.seed(0x5eed)
     }
@@ -249,6 +261,8 @@ struct Outcome {
 #[derive(Clone, Copy, Debug)]
 enum Ours {
     Default,
+    /// The Omni adapters' default with only the cold-start prior (a fresh model per job).
+    DefaultCold,
     BackoffOnly,
     Learned(Option<u64>),
 }
@@ -257,6 +271,7 @@ impl Ours {
     fn name(&self) -> String {
         match self {
             Ours::Default => "ours: default".into(),
+            Ours::DefaultCold => "ours: default, cold prior".into(),
             Ours::BackoffOnly => "ours: backoff only".into(),
             Ours::Learned(Some(s)) => format!("ours: learned, ≤{s} s"),
             Ours::Learned(None) => "ours: learned, bound = max_delay".into(),
@@ -266,7 +281,13 @@ impl Ours {
     fn policy(&self, mix: &Mix) -> PollPolicy {
         let base = mix.base_policy();
         match self {
-            Ours::Default => base,
+            // The Omni adapters attach one process-wide model per kind, starting from the
+            // prior, to a policy without one (unseeded; the simulator seeds the jitter
+            // only to be reproducible, and attaches the same model itself).
+            Ours::Default | Ours::DefaultCold if !mix.retailgrid => {
+                base.learn_durations(DurationModel::with_prior(omni::prior()))
+            }
+            Ours::Default | Ours::DefaultCold => base,
             Ours::BackoffOnly => base.progress_aware(false),
             Ours::Learned(bound) => {
                 let p = base.learn_durations(DurationModel::new());
@@ -279,7 +300,13 @@ impl Ours {
     }
 }
 
-fn run_ours(mix: &Mix, policy: &PollPolicy, durations: &[f64]) -> Result<Vec<Outcome>, String> {
+/// `fresh`: each job gets a fresh model with the prior (never learns across jobs).
+fn run_ours(
+    mix: &Mix,
+    policy: &PollPolicy,
+    durations: &[f64],
+    fresh: bool,
+) -> Result<Vec<Outcome>, String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
@@ -290,7 +317,14 @@ fn run_ours(mix: &Mix, policy: &PollPolicy, durations: &[f64]) -> Result<Vec<Out
         for (i, &d) in durations.iter().enumerate() {
             let start = Instant::now();
             let kind = mix.progress;
-            let poller = Poller::new(policy.clone(), move || {
+            let policy = if fresh {
+                policy
+                    .clone()
+                    .learn_durations(DurationModel::with_prior(omni::prior()))
+            } else {
+                policy.clone()
+            };
+            let poller = Poller::new(policy, move || {
                 let t = start.elapsed().as_secs_f64();
                 let done = t >= d;
                 let progress = match kind {
@@ -408,8 +442,11 @@ fn targets(rows: &[Row]) -> String {
             r.requests <= 15.0 && r.p95 <= 10.0,
         );
     }
-    for mix in MIXES {
-        let Some(ours) = find(rows, mix.name, "ours: default") else {
+    for (mix, row) in MIXES
+        .iter()
+        .flat_map(|m| [(m, "ours: default"), (m, "ours: default, cold prior")])
+    {
+        let Some(ours) = find(rows, mix.name, row) else {
             continue;
         };
         for other in [
@@ -428,7 +465,7 @@ fn targets(rows: &[Row]) -> String {
             };
             check(
                 format!(
-                    "{}: `ours: default` ({:.2} req, p95 {:.2} s) vs {} ({:.2} req, p95 {:.2} s): {}",
+                    "{}: `{row}` ({:.2} req, p95 {:.2} s) vs {} ({:.2} req, p95 {:.2} s): {}",
                     mix.name,
                     ours.requests,
                     ours.p95,
@@ -531,7 +568,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = std::time::Instant::now();
     let mut args = std::env::args().skip(1);
     let mut jobs = JOBS;
+    let mut skip_saturated = false;
     while let Some(arg) = args.next() {
+        if arg == "--no-saturated" {
+            skip_saturated = true;
+        }
         if arg == "--jobs"
             && let Some(n) = args.next()
         {
@@ -553,6 +594,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
     let ours = [
         Ours::Default,
+        Ours::DefaultCold,
         Ours::BackoffOnly,
         Ours::Learned(Some(5)),
         Ours::Learned(None),
@@ -568,10 +610,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let handles: Vec<_> = ours
                 .iter()
                 .filter(|o| mix.progress != Progress::None || !matches!(o, Ours::BackoffOnly))
+                .filter(|o| !mix.retailgrid || !matches!(o, Ours::DefaultCold))
                 .map(|o| {
                     let durations = &durations;
                     scope.spawn(move || {
-                        let outcomes = run_ours(&mix, &o.policy(&mix), durations)?;
+                        let fresh = matches!(o, Ours::DefaultCold);
+                        let outcomes = run_ours(&mix, &o.policy(&mix), durations, fresh)?;
                         Ok(summarize(mix.name, o.name(), &outcomes))
                     })
                 })
@@ -588,6 +632,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             rows.push(r?);
         }
     }
+    let saturated = if skip_saturated {
+        String::new()
+    } else {
+        saturated::run()?
+    };
     let elapsed = started.elapsed();
     let mut md = String::new();
     let _ = writeln!(
@@ -598,6 +647,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     md.push_str(&table(&rows));
     md.push_str("\nTargets:\n\n");
     md.push_str(&targets(&rows));
+    if !saturated.is_empty() {
+        md.push('\n');
+        md.push_str(&saturated);
+    }
     md.push_str("\nRegenerate: `cargo bench -p poll-helpers --bench schedules`.\n");
     print!("{md}");
     println!("simulated in {:.1} s", elapsed.as_secs_f64());

@@ -1,14 +1,10 @@
-//! Sharing a server's rate limit between pollers: [`RateBudget`].
+//! Sharing a server's rate limit between pollers: [`RateBudget`], and who gets its
+//! requests when there are not enough for everyone.
 
-use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use governor::clock::Clock;
-use governor::middleware::NoOpMiddleware;
-use governor::nanos::Nanos;
-use governor::state::{InMemoryState, NotKeyed};
-use governor::{Quota, RateLimiter};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// A request budget shared by any number of pollers: together they never send more than
@@ -16,14 +12,33 @@ use tokio::time::Instant;
 ///
 /// Why not a plain token bucket with burst = `limit`: it lets almost twice the limit
 /// through one of the server's fixed windows (a full burst at the end of one window, a
-/// refilled one at the start of the next). This budget is a GCRA (`governor`) with a burst
-/// of `b = max(1, limit / 10)` and one more request every `per / (limit − b)`, so any
-/// window of length `per` holds at most `b + (limit − b) = limit` requests, while the
-/// sustained rate stays at 90 % of the limit (a larger burst would cost sustained rate:
-/// with `b = limit / 2` only half the limit gets through per window in steady state).
+/// refilled one at the start of the next). This budget is a GCRA with a burst of
+/// `b = max(1, limit / 10)` and one more request every `per / (limit − b)`, so any window
+/// of length `per` holds at most `b + (limit − b) = limit` requests, while the sustained
+/// rate stays at 90 % of the limit (a larger burst would cost sustained rate: with
+/// `b = limit / 2` only half the limit gets through per window in steady state).
 ///
 /// After a 429, the whole budget cools down until the server's `Retry-After`, not only the
 /// poller that received it.
+///
+/// # Who gets the next request
+///
+/// When more requests wait than the budget lets through, each admission goes, in order:
+/// 1. to the **first poll** (or plain [`acquire`](Self::acquire)) that has waited
+///    longest: first polls are served in arrival order, and no wait polls a second time
+///    while a wait that has not polled yet is queued;
+/// 2. to a later poll that has waited more than **twice its fair share** (the queue's
+///    length when it arrived times the budget's interval: what strict round-robin would
+///    have made it wait), the most overdue first;
+/// 3. otherwise to the later poll whose job is **most likely to have finished** since its
+///    last poll (by the wait's learned durations or progress estimate; see
+///    [`PollPolicy::learn_durations`](crate::PollPolicy::learn_durations)), ties in
+///    arrival order.
+///
+/// A [`Poller`](crate::Poller) whose poll cannot be admitted before its deadline (its
+/// place in the queue already says so) ends at once with
+/// [`PollError::DeadlineExceeded`](crate::PollError::DeadlineExceeded), whose reason starts
+/// with "the rate budget had no room before the deadline", instead of waiting for it.
 ///
 /// Time is tokio's: under `tokio::time::pause()` the budget runs on virtual time.
 ///
@@ -40,10 +55,67 @@ pub struct RateBudget {
 }
 
 struct Inner {
-    limiter: RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Nanos>>,
-    cool_until: Mutex<Option<Instant>>,
     limit: u32,
     per: Duration,
+    /// Time between two admissions in steady state.
+    interval: Duration,
+    /// How far ahead of its theoretical arrival time a request may go (the burst).
+    tolerance: Duration,
+    state: Mutex<State>,
+}
+
+/// Everything that changes, under one lock: the GCRA, the cool-down and the queue.
+struct State {
+    /// The GCRA's theoretical arrival time of the next request.
+    tat: Instant,
+    cool_until: Option<Instant>,
+    next_seq: u64,
+    queue: Vec<Entry>,
+}
+
+/// How likely a wait's job is to have finished by a given instant, since its last poll.
+pub(crate) type Likelihood = Box<dyn Fn(Instant) -> f64 + Send + Sync>;
+
+/// What a caller of the budget asks for.
+pub(crate) struct Request {
+    /// A wait's first poll, or a plain `acquire` (served in arrival order, first).
+    pub(crate) first: bool,
+    /// For a later poll: how likely its job is to have finished (0.0..=1.0).
+    pub(crate) likelihood: Option<Likelihood>,
+}
+
+struct Entry {
+    seq: u64,
+    first: bool,
+    /// When a later poll is overdue: twice its fair share after it was queued.
+    due: Instant,
+    likelihood: Option<Likelihood>,
+    notify: Arc<Notify>,
+}
+
+/// Why a request was not admitted: the queue says it cannot be before the caller's
+/// deadline.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct NoRoom {
+    /// Requests served before this one at the earliest (first polls queued ahead).
+    pub(crate) ahead: usize,
+    /// The earliest this request could be admitted, from now.
+    pub(crate) earliest_in: Duration,
+    /// Time left before the deadline.
+    pub(crate) left: Duration,
+}
+
+impl std::fmt::Display for NoRoom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the rate budget had no room before the deadline: {} request(s) queued ahead of \
+             this poll, the earliest slot for it is in {:.1} s and {:.1} s are left",
+            self.ahead,
+            self.earliest_in.as_secs_f64(),
+            self.left.as_secs_f64()
+        )
+    }
 }
 
 impl std::fmt::Debug for RateBudget {
@@ -52,19 +124,6 @@ impl std::fmt::Debug for RateBudget {
             .field("limit", &self.inner.limit)
             .field("per", &self.inner.per)
             .finish_non_exhaustive()
-    }
-}
-
-/// governor's clock, reading tokio's (pausable) time as nanoseconds since creation.
-#[derive(Clone, Debug)]
-struct TokioClock {
-    origin: Instant,
-}
-
-impl Clock for TokioClock {
-    type Instant = Nanos;
-    fn now(&self) -> Nanos {
-        Nanos::from(Instant::now().saturating_duration_since(self.origin))
     }
 }
 
@@ -87,19 +146,19 @@ impl RateBudget {
         // With a refill every `per / refills`, a window of `per` holds `burst + refills`.
         // For limit 1: one request, then one per `per`.
         let interval = if refills == 0 { per } else { per / refills };
-        let burst_nz = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
-        let quota = Quota::with_period(interval.max(Duration::from_nanos(1)))
-            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-            .allow_burst(burst_nz);
-        let clock = TokioClock {
-            origin: Instant::now(),
-        };
+        let interval = interval.max(Duration::from_nanos(1));
         Self {
             inner: Arc::new(Inner {
-                limiter: RateLimiter::direct_with_clock(quota, clock),
-                cool_until: Mutex::new(None),
                 limit,
                 per,
+                interval,
+                tolerance: interval.saturating_mul(burst - 1),
+                state: Mutex::new(State {
+                    tat: Instant::now(),
+                    cool_until: None,
+                    next_seq: 0,
+                    queue: Vec::new(),
+                }),
             }),
         }
     }
@@ -131,8 +190,30 @@ impl RateBudget {
         self.inner.per
     }
 
+    /// The time between two admissions when the budget is saturated: `per / (limit − b)`
+    /// with the burst `b = max(1, limit / 10)`.
+    ///
+    /// ```
+    /// // Omni's 60 per minute: a burst of 6, then one request every 60 s / 54.
+    /// let budget = poll_helpers::RateBudget::per_minute(60);
+    /// assert_eq!(budget.interval(), std::time::Duration::from_secs(60) / 54);
+    /// ```
+    pub fn interval(&self) -> Duration {
+        self.inner.interval
+    }
+
+    /// How many requests are waiting for this budget now.
+    ///
+    /// ```
+    /// assert_eq!(poll_helpers::RateBudget::per_minute(60).queued(), 0);
+    /// ```
+    pub fn queued(&self) -> usize {
+        self.lock().queue.len()
+    }
+
     /// Waits until one request may be sent, and takes it. Cancel-safe: dropping the future
-    /// takes nothing.
+    /// takes nothing. Served in arrival order with the first polls of waits (see
+    /// [who gets the next request](Self#who-gets-the-next-request)).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -141,21 +222,130 @@ impl RateBudget {
     /// # }
     /// ```
     pub async fn acquire(&self) {
-        loop {
-            let cool = self.cool_until();
-            if let Some(until) = cool
-                && until > Instant::now()
-            {
-                tokio::time::sleep_until(until).await;
-                continue;
-            }
-            match self.inner.limiter.check() {
-                Ok(()) => return,
-                Err(not_until) => {
-                    let wait = not_until.wait_time_from(self.inner.limiter.clock().now());
-                    tokio::time::sleep(wait.max(Duration::from_micros(1))).await;
+        let request = Request {
+            first: true,
+            likelihood: None,
+        };
+        // Without a deadline there is always room.
+        let _ = self.acquire_before(None, request).await;
+    }
+
+    /// Waits for the budget's admission of `request`; `Err` at once when its place in
+    /// the queue shows it cannot be admitted before `deadline`, or at the deadline.
+    pub(crate) async fn acquire_before(
+        &self,
+        deadline: Option<Instant>,
+        request: Request,
+    ) -> Result<(), NoRoom> {
+        let notify = Arc::new(Notify::new());
+        let seq = {
+            let mut state = self.lock();
+            let now = Instant::now();
+            if let Some(deadline) = deadline {
+                // First polls queued ahead are served before this one, whatever it is.
+                let ahead = state.queue.iter().filter(|e| e.first).count();
+                let earliest = self.next_free(&state, now)
+                    + self
+                        .inner
+                        .interval
+                        .saturating_mul(u32::try_from(ahead).unwrap_or(u32::MAX));
+                if earliest > deadline {
+                    return Err(NoRoom {
+                        ahead,
+                        earliest_in: earliest.saturating_duration_since(now),
+                        left: deadline.saturating_duration_since(now),
+                    });
                 }
             }
+            let seq = state.next_seq;
+            state.next_seq += 1;
+            // Round-robin would serve it after everything queued now.
+            let share = self
+                .inner
+                .interval
+                .saturating_mul(u32::try_from(state.queue.len() + 1).unwrap_or(u32::MAX));
+            state.queue.push(Entry {
+                seq,
+                first: request.first,
+                due: crate::poller::far_add(now, share.saturating_mul(2)),
+                likelihood: request.likelihood,
+                notify: Arc::clone(&notify),
+            });
+            seq
+        };
+        let mut queued = Queued { budget: self, seq };
+        let wait = async {
+            loop {
+                match self.try_take(seq) {
+                    Step::Taken => {
+                        queued.seq = u64::MAX;
+                        return;
+                    }
+                    Step::SleepUntil(at) => {
+                        tokio::select! {
+                            () = tokio::time::sleep_until(at) => {}
+                            () = notify.notified() => {}
+                        }
+                    }
+                    Step::Wait => notify.notified().await,
+                }
+            }
+        };
+        match deadline {
+            None => {
+                wait.await;
+                Ok(())
+            }
+            Some(deadline) => match tokio::time::timeout_at(deadline, wait).await {
+                Ok(()) => Ok(()),
+                Err(_) => Err(NoRoom {
+                    ahead: 0,
+                    earliest_in: Duration::ZERO,
+                    left: Duration::ZERO,
+                }),
+            },
+        }
+        // `queued` is dropped here: a request still queued (cut off) leaves the queue.
+    }
+
+    /// One decision for the queued request `seq`, under the lock.
+    fn try_take(&self, seq: u64) -> Step {
+        let mut state = self.lock();
+        let now = Instant::now();
+        let Some(chosen) = choose(&state.queue, now, self.inner.interval) else {
+            return Step::Wait;
+        };
+        if chosen != seq {
+            // The turn is someone else's: make sure they know.
+            if let Some(e) = state.queue.iter().find(|e| e.seq == chosen) {
+                e.notify.notify_one();
+            }
+            return Step::Wait;
+        }
+        let free = self.next_free(&state, now);
+        if free > now {
+            return Step::SleepUntil(free);
+        }
+        state.tat = state.tat.max(now) + self.inner.interval;
+        state.queue.retain(|e| e.seq != seq);
+        if let Some(next) = choose(&state.queue, now, self.inner.interval)
+            && let Some(e) = state.queue.iter().find(|e| e.seq == next)
+        {
+            e.notify.notify_one();
+        }
+        Step::Taken
+    }
+
+    /// The earliest instant a request may be sent: the GCRA's and the cool-down's.
+    fn next_free(&self, state: &State, now: Instant) -> Instant {
+        let gcra = state
+            .tat
+            .checked_sub(self.inner.tolerance)
+            .unwrap_or(now)
+            .max(now);
+        match state.cool_until {
+            Some(until) if until > gcra => until,
+            _ => gcra,
         }
     }
 
@@ -171,11 +361,10 @@ impl RateBudget {
     /// ```
     pub fn cool_down(&self, wait: Duration) {
         let until = crate::poller::far_add(Instant::now(), wait);
-        if let Ok(mut guard) = self.inner.cool_until.lock() {
-            match *guard {
-                Some(existing) if existing >= until => {}
-                _ => *guard = Some(until),
-            }
+        let mut state = self.lock();
+        match state.cool_until {
+            Some(existing) if existing >= until => {}
+            _ => state.cool_until = Some(until),
         }
     }
 
@@ -192,7 +381,66 @@ impl RateBudget {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 
-    fn cool_until(&self) -> Option<Instant> {
-        self.inner.cool_until.lock().ok().and_then(|g| *g)
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every update leaves the state consistent: a poisoned lock is still usable.
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+enum Step {
+    Taken,
+    SleepUntil(Instant),
+    Wait,
+}
+
+/// Whose turn it is at `now` (see the type's documentation), by `seq`.
+fn choose(queue: &[Entry], now: Instant, interval: Duration) -> Option<u64> {
+    if let Some(e) = queue.iter().filter(|e| e.first).min_by_key(|e| e.seq) {
+        return Some(e.seq);
+    }
+    // Earliest due first as soon as waiting longer would make some request miss its due
+    // date: the i-th due (1-based) needs i admissions before it.
+    let mut dues: Vec<(Instant, u64)> = queue.iter().map(|e| (e.due, e.seq)).collect();
+    dues.sort_unstable();
+    let urgent = dues.iter().enumerate().any(|(i, (due, _))| {
+        let before = interval.saturating_mul(u32::try_from(i + 1).unwrap_or(u32::MAX));
+        due.checked_sub(before).is_none_or(|latest| latest <= now)
+    });
+    if urgent {
+        return dues.first().map(|(_, seq)| *seq);
+    }
+    let mut best: Option<(f64, u64)> = None;
+    for e in queue {
+        let p = e.likelihood.as_ref().map_or(0.0, |f| f(now));
+        let p = if p.is_finite() { p.max(0.0) } else { 0.0 };
+        match best {
+            Some((bp, bseq)) if bp > p || (bp == p && bseq < e.seq) => {}
+            _ => best = Some((p, e.seq)),
+        }
+    }
+    best.map(|(_, seq)| seq)
+}
+
+/// A request in the queue; leaving (taken or dropped) passes the turn on.
+struct Queued<'a> {
+    budget: &'a RateBudget,
+    seq: u64,
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        if self.seq == u64::MAX {
+            return;
+        }
+        let mut state = self.budget.lock();
+        state.queue.retain(|e| e.seq != self.seq);
+        if let Some(next) = choose(&state.queue, Instant::now(), self.budget.inner.interval)
+            && let Some(e) = state.queue.iter().find(|e| e.seq == next)
+        {
+            e.notify.notify_one();
+        }
     }
 }

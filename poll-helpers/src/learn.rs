@@ -156,6 +156,30 @@ impl DurationModel {
         }
     }
 
+    /// A model that starts warm from a cold-start `prior`: each duration counts as one
+    /// kept wait (not in [`observed`](Self::observed)), and real waits push them out as
+    /// they are recorded, oldest first. With at least [`WARM_UP`](Self::WARM_UP)
+    /// durations, the first wait already follows a plan.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let prior = (1..=20).map(|s| Duration::from_secs(5 * s));
+    /// let model = poll_helpers::DurationModel::with_prior(prior);
+    /// assert!(model.is_warm());
+    /// assert_eq!(model.observed(), 0);
+    /// ```
+    pub fn with_prior(prior: impl IntoIterator<Item = Duration>) -> Self {
+        let model = Self::new();
+        {
+            let mut m = model.lock();
+            for d in prior.into_iter().take(m.capacity) {
+                let s = d.as_secs_f64();
+                m.kept.push_back((s, s));
+            }
+        }
+        model
+    }
+
     fn lock(&self) -> MutexGuard<'_, Model> {
         // Nothing here can leave the model half-updated: a poisoned lock is still usable.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
@@ -325,6 +349,8 @@ pub(crate) struct PlanKey {
 #[derive(Debug)]
 pub(crate) struct Plan {
     times: Vec<f64>,
+    /// The distribution the plan was made from.
+    cdf: Cdf,
 }
 
 /// Most grid cells of a plan's distribution, and most polls in a plan: bounds the work
@@ -357,6 +383,47 @@ impl Plan {
         self.times.get(i).copied()
     }
 
+    /// E[(now − D)⁺ | D > last] in seconds, by the model: how long a job pending at
+    /// `last` has been finished at `now`, on average; `None` when the model gives no job
+    /// a chance to be pending at `last`.
+    pub(crate) fn expected_lateness(&self, last: f64, now: f64) -> Option<f64> {
+        let base = self.cdf.f(last);
+        let survival = 1.0 - base;
+        if survival <= 1e-9 || now <= last {
+            return if survival <= 1e-9 { None } else { Some(0.0) };
+        }
+        // The trapezoid rule on the grid (at most MAX_CELLS + 2 points).
+        let step = self.cdf.step;
+        let mut s = last;
+        let mut total = 0.0;
+        let mut prev = 0.0;
+        while s < now {
+            let next = ((s / step).floor() + 1.0) * step;
+            let next = next.min(now);
+            let value = ((self.cdf.f(next) - base) / survival).clamp(0.0, 1.0);
+            total += (prev + value) / 2.0 * (next - s);
+            prev = value;
+            s = next;
+        }
+        Some(total)
+    }
+
+    /// The earliest time (s since the start) at which, by the model, a job pending at
+    /// `last` has finished with probability at least `p`; `None` past the model's
+    /// horizon.
+    pub(crate) fn likely_after(&self, last: f64, p: f64) -> Option<f64> {
+        let base = self.cdf.f(last);
+        let target = base + p * (1.0 - base);
+        if 1.0 - base <= 1e-9 {
+            return None;
+        }
+        let step = self.cdf.step;
+        let start = (last.max(0.0) / step).floor() as usize;
+        (start..self.cdf.at.len())
+            .find(|&k| self.cdf.at.get(k).is_some_and(|&v| v >= target - 1e-12))
+            .map(|k| (k as f64 * step).max(last))
+    }
+
     fn build(kept: &[(f64, f64)], key: PlanKey) -> Plan {
         let cdf = Cdf::new(kept, key.latency);
         let mut best: Option<(f64, Vec<f64>)> = None;
@@ -369,12 +436,14 @@ impl Plan {
         }
         Plan {
             times: best.map(|(_, t)| t).unwrap_or_default(),
+            cdf,
         }
     }
 }
 
 /// The model's distribution of durations on a grid: `at[k]` is P(D ≤ k·step), each kept
 /// interval spread evenly over itself (a point is a step).
+#[derive(Debug)]
 struct Cdf {
     step: f64,
     at: Vec<f64>,

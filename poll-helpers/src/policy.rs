@@ -30,9 +30,11 @@ use crate::learn::{DurationModel, PlanKey};
 /// - [`progress_aware`](Self::progress_aware) (on by default): when snapshots report a
 ///   growing [`progress`](crate::Snapshot::progress), the next poll goes near the finish
 ///   time it predicts;
-/// - [`learn_durations`](Self::learn_durations) (off by default: it needs one
-///   [`DurationModel`] per kind of job, and a learning policy's schedule changes as it
-///   learns, which a seeded schedule must not): once the model is warm, polls follow a
+/// - [`learn_durations`](Self::learn_durations) (off in the engine by default: it needs
+///   one [`DurationModel`] per kind of job, and a learning policy's schedule changes as
+///   it learns, which a seeded schedule must not; the Omni adapters attach their own
+///   per-kind model to an unseeded policy, see
+///   [`default_learning`](Self::default_learning)): once the model is warm, polls follow a
 ///   plan made from how long past jobs took, dense where jobs finish and sparse where
 ///   they rarely do, within [`max_detection_latency`](Self::max_detection_latency).
 ///
@@ -70,6 +72,7 @@ pub struct PollPolicy {
     pub(crate) progress_max_delay: Duration,
     pub(crate) learn: Option<DurationModel>,
     pub(crate) max_detection_latency: Option<Duration>,
+    pub(crate) default_learning: bool,
 }
 
 impl Default for PollPolicy {
@@ -92,6 +95,7 @@ impl Default for PollPolicy {
             progress_max_delay: Duration::from_secs(5 * 60),
             learn: None,
             max_detection_latency: None,
+            default_learning: true,
         }
     }
 }
@@ -289,6 +293,23 @@ impl PollPolicy {
     /// ```
     pub fn learn_durations(mut self, model: DurationModel) -> Self {
         self.learn = Some(model);
+        self
+    }
+
+    /// Whether an adapter may attach its own [`DurationModel`] when this policy has none
+    /// (default: yes). The Omni adapters (`omni::wait_for_job`, `omni::wait_for_ai_job`)
+    /// then learn per kind of job in one process-wide model that starts from a cold-start
+    /// prior (`omni::duration_model`), unless the policy is
+    /// seeded (a seeded schedule must not depend on what else the process waited for) or
+    /// polls faster than once a second (the prior is in Omni's seconds-to-minutes range).
+    /// `false` keeps the plain backoff.
+    ///
+    /// ```
+    /// let reproducible = poll_helpers::omni::default_policy().default_learning(false);
+    /// # let _ = reproducible;
+    /// ```
+    pub fn default_learning(mut self, on: bool) -> Self {
+        self.default_learning = on;
         self
     }
 

@@ -9,6 +9,10 @@
 //! | `real 1000`, `real 10000` (three runs) | that many `poll_helpers::omni::wait_for_job` waits, started over the first 2 s (jobs are submitted over time), one shared `omni_sdk::Client` (pooled HTTP/1 connections), real time |
 //! | `real 10000 burst` | the same 10,000 waits all started in the same instant: worst case for connections |
 //! | `virtual 10000`, `virtual 100000` | `Poller`s with the same policy and floor over a fake fetcher (no HTTP), on tokio's paused clock |
+//! | `real-1000-budget-90s`, `virtual-1000-budget-90s` | 1,000 waits with Omni's default budget on (one 60/min budget for the key), 90 s deadline |
+//! | `virtual-1000-budget` | Omni's contract: 1,000 waits on one key at 60/min, a 30 min deadline (enough for all), on the paused clock, the fake server answering 429 beyond 60 requests in 60 s |
+//!
+//! The other rows run without the budget (`without_rate_budget`): the engine alone.
 //!
 //! Jobs complete 5–30 s after submission (seeded, uniform). The server is stateless: a
 //! job's completion time (Unix ms) is carried in the high 64 bits of its UUID, and it
@@ -56,6 +60,9 @@ const STAGGER: Duration = Duration::from_secs(2);
 /// Jobs complete this long after submission, uniformly.
 const DURATION_MIN_MS: u64 = 5_000;
 const DURATION_MAX_MS: u64 = 30_000;
+/// The deadline of the Omni-contract row: 1,000 waits at 60/min need at least 1,000 / 54
+/// per minute ≈ 18.5 min of budget; 30 min leaves room for the jobs' own durations.
+const BUDGET_DEADLINE_S: u64 = 30 * 60;
 /// Hard bound on one child's run.
 const CHILD_TIME_LIMIT: Duration = Duration::from_secs(150);
 /// Targets (10,000 real waits).
@@ -190,6 +197,34 @@ fn scenarios() -> Vec<Scenario> {
             name: "real-10000-burst",
             args: real("10000", "0"),
         },
+        // Omni's default budget on (one 60/min budget for the key): with the 90 s deadline
+        // of the rows above, and with one long enough for every job (on virtual time).
+        Scenario {
+            name: "real-1000-budget-90s",
+            args: {
+                let mut a = real("1000", &stagger);
+                a.push("90".into());
+                a
+            },
+        },
+        Scenario {
+            name: "virtual-1000-budget-90s",
+            args: vec![
+                "virtual".into(),
+                "1000".into(),
+                stagger.clone(),
+                "90".into(),
+            ],
+        },
+        Scenario {
+            name: "virtual-1000-budget",
+            args: vec![
+                "virtual".into(),
+                "1000".into(),
+                stagger.clone(),
+                BUDGET_DEADLINE_S.to_string(),
+            ],
+        },
         Scenario {
             name: "virtual-10000",
             args: vec!["virtual".into(), "10000".into(), stagger.clone()],
@@ -272,11 +307,11 @@ fn table(results: &[(&str, Report)]) -> String {
     let mut md = String::new();
     let _ = writeln!(
         md,
-        "| scenario | waits | wall | requests (per wait) | req/s mean (peak 1 s) | RSS baseline | peak RSS above baseline (per wait) | ratio peak/baseline | open fds peak | idle CPU (window) | CPU per request | detected | detection delay p50 / p99 / max |"
+        "| scenario | Omni budget (deadline) | waits | wall | requests (per wait) | req/s mean (peak 1 s) | RSS baseline | peak RSS above baseline (per wait) | ratio peak/baseline | open fds peak | idle CPU (window) | CPU per request | detected | zero-poll waits | 429s | detection delay mean / p50 / p99 / max |"
     );
     let _ = writeln!(
         md,
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     for (i, (name, r)) in results.iter().enumerate() {
         let same = results.iter().filter(|(n, _)| n == name).count();
@@ -308,7 +343,12 @@ fn table(results: &[(&str, Report)]) -> String {
         };
         let _ = writeln!(
             md,
-            "| {name} | {n} | {wall} | {} ({}) | {} ({}) | {:.1} MB | {:.1} MB ({:.2} KB) | {:.2} | {} | {idle} | {} µs | {} / {n}{} | {} / {} / {} ms |",
+            "| {name} | {} | {n} | {wall} | {} ({}) | {} ({}) | {:.1} MB | {:.1} MB ({:.2} KB) | {:.2} | {} | {idle} | {} µs | {} / {n}{} | {} | {} | {} / {} / {} / {} ms |",
+            if get(r, "budget") == "true" {
+                format!("on, 60/min ({} s)", get(r, "deadline_s"))
+            } else {
+                format!("off ({} s)", get(r, "deadline_s"))
+            },
             get(r, "requests"),
             get(r, "requests_per_wait"),
             get(r, "rps_mean"),
@@ -324,6 +364,9 @@ fn table(results: &[(&str, Report)]) -> String {
                 (e, d) if e == 0.0 && d == 0.0 => String::new(),
                 (e, d) => format!(" ({e} errors, {d} early)"),
             },
+            get(r, "zero_polls"),
+            get(r, "http_429"),
+            get(r, "latency_mean_ms"),
             get(r, "latency_p50_ms"),
             get(r, "latency_p99_ms"),
             get(r, "latency_max_ms"),
@@ -386,11 +429,22 @@ fn main() {
                 Some("real") => {
                     let port = args.get(3).and_then(|a| a.parse().ok()).expect("port");
                     let stagger = args.get(4).and_then(|a| a.parse().ok()).expect("stagger");
-                    real(n, port, Duration::from_millis(stagger))
+                    let budget = args.get(5).and_then(|a| a.parse().ok());
+                    real(
+                        n,
+                        port,
+                        Duration::from_millis(stagger),
+                        budget.map(Duration::from_secs),
+                    )
                 }
                 Some("virtual") => {
                     let stagger = args.get(3).and_then(|a| a.parse().ok()).expect("stagger");
-                    virtual_run(n, Duration::from_millis(stagger))
+                    let budget = args.get(4).and_then(|a| a.parse().ok());
+                    virtual_run(
+                        n,
+                        Duration::from_millis(stagger),
+                        budget.map(Duration::from_secs),
+                    )
                 }
                 other => {
                     eprintln!("unknown child mode {other:?}");
@@ -403,7 +457,7 @@ fn main() {
     }
     if !args.iter().any(|a| a == "--bench") {
         // `cargo test --benches`: a quick smoke run only.
-        let r = virtual_run(1000, STAGGER);
+        let r = virtual_run(1000, STAGGER, None);
         print_report(&r);
         assert_eq!(get(&r, "detected"), "1000");
         return;

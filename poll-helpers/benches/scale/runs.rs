@@ -139,6 +139,14 @@ pub(crate) fn summarize(r: &mut Report, shared: &Shared, n: usize) {
         }
     }
     latencies.sort_unstable();
+    let zero = shared
+        .records
+        .iter()
+        .filter(|rec| rec.polls.load(Ordering::Relaxed) == 0)
+        .count();
+    put(r, "zero_polls", zero);
+    let mean = latencies.iter().sum::<u64>() as f64 / latencies.len().max(1) as f64;
+    put(r, "latency_mean_ms", format!("{mean:.0}"));
     put(r, "requests", requests);
     put(
         r,
@@ -169,7 +177,10 @@ pub(crate) fn baseline_kb() -> u64 {
 // ---------------------------------------------------------------------------------------
 // Real child: `--child real <n> <port> <stagger_ms>`.
 
-pub(crate) fn real(n: usize, port: u16, stagger: Duration) -> Report {
+/// `budget`: `Some(deadline)` to keep Omni's default budget (one 60/min budget for the
+/// key, as `omni::wait_for_job` attaches) with that deadline; `None` for the engine alone
+/// (`without_rate_budget`, a server without a limit) with the 90 s deadline.
+pub(crate) fn real(n: usize, port: u16, stagger: Duration, budget: Option<Duration>) -> Report {
     raise_fd_limit();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -197,7 +208,10 @@ pub(crate) fn real(n: usize, port: u16, stagger: Duration) -> Report {
         let base_kb = baseline_kb();
         let t0 = Instant::now();
         let t0_unix = unix_ms();
-        let policy = policy();
+        let policy = match budget {
+            Some(deadline) => policy().deadline(deadline),
+            None => policy(),
+        };
         for (i, &(offset, duration)) in plan.iter().enumerate() {
             let shared = Arc::clone(&shared);
             let policy = policy.clone();
@@ -208,7 +222,13 @@ pub(crate) fn real(n: usize, port: u16, stagger: Duration) -> Report {
             let id = Uuid::from_u128((u128::from(due_unix) << 64) | i as u128);
             tokio::spawn(async move {
                 tokio::time::sleep_until(t0 + Duration::from_millis(offset)).await;
-                let mut events = omni::wait_for_job(client, id, &policy).into_stream();
+                let wait = omni::wait_for_job(client, id, &policy);
+                let wait = if budget.is_some() {
+                    wait
+                } else {
+                    wait.without_rate_budget()
+                };
+                let mut events = wait.into_stream();
                 let mut ok = false;
                 while let Some(event) = events.next().await {
                     let at = t0.elapsed();
@@ -225,7 +245,9 @@ pub(crate) fn real(n: usize, port: u16, stagger: Duration) -> Report {
                             shared.event(i, at, e.next_delay, completed);
                         }
                         Err(e) => {
-                            eprintln!("job {i}: {e}");
+                            if budget.is_none() {
+                                eprintln!("job {i}: {e}");
+                            }
                             break;
                         }
                     }
@@ -254,6 +276,8 @@ pub(crate) fn real(n: usize, port: u16, stagger: Duration) -> Report {
         }
         let cpu_total = process_cpu_ns() - cpu_start;
         put(&mut r, "mode", "real");
+        put(&mut r, "budget", budget.is_some());
+        put(&mut r, "deadline_s", policy.get_deadline().as_secs());
         put(&mut r, "n", n);
         put(
             &mut r,
@@ -335,7 +359,9 @@ impl Snapshot for FakeJob {
     }
 }
 
-pub(crate) fn virtual_run(n: usize, stagger: Duration) -> Report {
+/// `budget` as for [`real`]; with a budget, the fake server also enforces Omni's limit
+/// (more than 60 requests in the last 60 s: a 429 with `Retry-After`), and counts them.
+pub(crate) fn virtual_run(n: usize, stagger: Duration, budget: Option<Duration>) -> Report {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
@@ -348,10 +374,17 @@ pub(crate) fn virtual_run(n: usize, stagger: Duration) -> Report {
         let wall = std::time::Instant::now();
         let base_kb = baseline_kb();
         let t0 = Instant::now();
-        let policy = policy();
+        let policy = match budget {
+            Some(deadline) => policy().deadline(deadline),
+            None => policy(),
+        };
+        let shared_budget = poll_helpers::RateBudget::per_minute(omni::RATE_LIMIT_PER_MINUTE);
+        let limiter = Arc::new(OmniLimit::default());
         for (i, &(offset, duration)) in plan.iter().enumerate() {
             let shared = Arc::clone(&shared);
             let policy = policy.clone();
+            let shared_budget = shared_budget.clone();
+            let limiter = Arc::clone(&limiter);
             shared.records[i]
                 .due_ms
                 .store(offset + duration, Ordering::Relaxed);
@@ -359,13 +392,25 @@ pub(crate) fn virtual_run(n: usize, stagger: Duration) -> Report {
             tokio::spawn(async move {
                 tokio::time::sleep_until(t0 + Duration::from_millis(offset)).await;
                 let job = Uuid::from_u128(i as u128).to_string();
+                let limited = budget.is_some();
                 let poller = Poller::new(policy, move || {
-                    let done = Instant::now() >= due;
-                    async move { Ok::<_, FetchError>(FakeJob { done }) }
+                    let now = Instant::now();
+                    let answer = if limited && !limiter.admit(now) {
+                        Err(FetchError::from_status(429, "rate limited")
+                            .with_retry_after(Some(Duration::from_secs(1))))
+                    } else {
+                        Ok(FakeJob { done: now >= due })
+                    };
+                    async move { answer }
                 })
                 .job_id(job)
                 .kind("omni schema refresh")
                 .min_interval(omni::MIN_POLL_INTERVAL);
+                let poller = if limited {
+                    poller.rate_budget(shared_budget)
+                } else {
+                    poller
+                };
                 let mut events = poller.into_stream();
                 let mut ok = false;
                 while let Some(event) = events.next().await {
@@ -393,6 +438,11 @@ pub(crate) fn virtual_run(n: usize, stagger: Duration) -> Report {
         }
         let mut r = Report::new();
         put(&mut r, "mode", "virtual");
+        put(&mut r, "budget", budget.is_some());
+        put(&mut r, "deadline_s", policy.get_deadline().as_secs());
+        if budget.is_some() {
+            put(&mut r, "http_429", limiter.rejected.load(Ordering::Relaxed));
+        }
         put(&mut r, "n", n);
         put(
             &mut r,
@@ -424,6 +474,34 @@ pub(crate) fn virtual_run(n: usize, stagger: Duration) -> Report {
         );
         r
     })
+}
+
+/// Omni's limit as a server enforces it: at most 60 requests in any 60 s.
+#[derive(Default)]
+pub(crate) struct OmniLimit {
+    sent: std::sync::Mutex<std::collections::VecDeque<Instant>>,
+    pub(crate) rejected: AtomicU64,
+}
+
+impl OmniLimit {
+    fn admit(&self, now: Instant) -> bool {
+        let mut sent = self
+            .sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while sent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60))
+        {
+            sent.pop_front();
+        }
+        if sent.len() >= omni::RATE_LIMIT_PER_MINUTE as usize {
+            self.rejected.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        sent.push_back(now);
+        true
+    }
 }
 
 pub(crate) fn print_report(r: &Report) {

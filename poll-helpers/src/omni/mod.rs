@@ -50,6 +50,7 @@ use crate::sdk_error::fetch_error;
 use crate::snapshot::{Phase, Snapshot};
 
 mod budget;
+mod learned;
 mod workflows;
 
 pub use workflows::{
@@ -58,6 +59,7 @@ pub use workflows::{
 };
 
 pub use budget::{RATE_LIMIT_PER_MINUTE, shared_budget};
+pub use learned::{JobKind, duration_model, prior};
 
 /// Omni's floor: never more than one request per second per job.
 pub const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -76,6 +78,13 @@ pub const fn long_poll_timeout() -> Duration {
 /// The policy the Omni adapters are tuned for: first poll at once, then 2 s growing ×1.5
 /// to 15 s (Omni suggests 2–5 s; a refresh often takes minutes), 20 % jitter, a 15 min
 /// deadline, 10 s grace for a job not visible yet.
+///
+/// Unseeded, [`wait_for_job`] and [`wait_for_ai_job`] add learned durations to it
+/// ([`duration_model`]): polls then follow a plan that sees all but a few jobs within
+/// 15 s (`max_delay`) of finishing with fewer requests, and the first poll comes about
+/// 15 s after the start rather than at once (with the cold prior; a warm model places
+/// it where jobs start finishing). `.default_learning(false)` or a seed keeps the
+/// schedule above.
 ///
 /// ```
 /// let policy = poll_helpers::omni::default_policy();
@@ -159,6 +168,7 @@ pub fn wait_for_job<'a>(
     policy: &PollPolicy,
 ) -> Poller<'a, GetJobStatusResponse> {
     floor_warning(policy);
+    let policy = &learned::with_default_learning(policy, JobKind::SchemaRefresh);
     let warned = Arc::new(AtomicBool::new(false));
     Poller::new(policy.clone(), move || {
         let warned = Arc::clone(&warned);
@@ -250,6 +260,7 @@ pub fn wait_for_ai_job<'a>(
     policy: &PollPolicy,
 ) -> Poller<'a, AiJob> {
     floor_warning(policy);
+    let policy = &learned::with_default_learning(policy, JobKind::Ai);
     let warned = Arc::new(AtomicBool::new(false));
     Poller::new(policy.clone(), move || {
         let warned = Arc::clone(&warned);

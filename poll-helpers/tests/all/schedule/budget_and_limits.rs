@@ -288,7 +288,7 @@ async fn a_429_retry_after_cools_down_the_whole_budget() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_budget_with_no_room_before_the_deadline_ends_the_wait_by_the_deadline() {
+async fn a_budget_with_no_room_before_the_deadline_ends_the_wait_at_once_saying_so() {
     let budget = RateBudget::new(1, secs(60));
     budget.acquire().await; // the only request of this minute
     let calls = Calls::default();
@@ -297,11 +297,43 @@ async fn a_budget_with_no_room_before_the_deadline_ends_the_wait_by_the_deadline
         .rate_budget(budget)
         .await;
     assert_eq!(calls.count(), 0);
+    // Its place in the queue already says no slot comes before the deadline: it ends
+    // now rather than at the deadline.
+    assert_eq!(Instant::now() - t0, secs(0));
+    assert!(
+        matches!(
+            &result,
+            Err(PollError::DeadlineExceeded { attempts: 0, reason, .. })
+                if reason.starts_with("the rate budget had no room before the deadline")
+                    && reason.contains("60.0 s")
+        ),
+        "{result:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_budget_that_stays_cold_past_the_deadline_ends_the_wait_by_the_deadline() {
+    // The queue looked fine when the wait arrived, but a 429 then cooled the budget
+    // down past the deadline: the wait ends at the deadline with the budget's reason.
+    let budget = RateBudget::new(1, secs(2));
+    budget.acquire().await;
+    let calls = Calls::default();
+    let t0 = Instant::now();
+    let wait = Poller::new(fast().deadline(secs(10)), scripted(&calls, vec![done()]))
+        .rate_budget(budget.clone())
+        .into_future();
+    let cool = async {
+        tokio::time::sleep(ms(500)).await;
+        budget.cool_down(secs(60));
+    };
+    let (result, ()) = tokio::join!(wait, cool);
+    assert_eq!(calls.count(), 0);
     assert_eq!(Instant::now() - t0, secs(10));
     assert!(
         matches!(
             &result,
-            Err(PollError::DeadlineExceeded { attempts: 0, .. })
+            Err(PollError::DeadlineExceeded { attempts: 0, reason, .. })
+                if reason == "the rate budget had no room before the deadline"
         ),
         "{result:?}"
     );

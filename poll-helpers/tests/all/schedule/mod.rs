@@ -160,3 +160,4 @@ fn fast() -> PollPolicy {
 mod answers;
 mod backoff_and_deadline;
 mod budget_and_limits;
+mod fair_budget;
