@@ -69,6 +69,8 @@ pub struct ClientBuilder<C> {
     basic: Option<(String, Token, &'static str)>,
     connect_timeout: Option<Duration>,
     timeout: Option<Duration>,
+    operation_timeouts: Vec<(String, Duration)>,
+    stream_idle_timeout: Option<Duration>,
     user_agent: Option<String>,
     client: PhantomData<fn() -> C>,
 }
@@ -83,6 +85,8 @@ impl<C> Default for ClientBuilder<C> {
             basic: None,
             connect_timeout: None,
             timeout: None,
+            operation_timeouts: Vec::new(),
+            stream_idle_timeout: None,
             user_agent: None,
             client: PhantomData,
         }
@@ -99,6 +103,8 @@ impl<C> Clone for ClientBuilder<C> {
             basic: self.basic.clone(),
             connect_timeout: self.connect_timeout,
             timeout: self.timeout,
+            operation_timeouts: self.operation_timeouts.clone(),
+            stream_idle_timeout: self.stream_idle_timeout,
             user_agent: self.user_agent.clone(),
             client: PhantomData,
         }
@@ -115,6 +121,8 @@ impl<C> std::fmt::Debug for ClientBuilder<C> {
             .field("basic", &self.basic)
             .field("connect_timeout", &self.connect_timeout)
             .field("timeout", &self.timeout)
+            .field("operation_timeouts", &self.operation_timeouts)
+            .field("stream_idle_timeout", &self.stream_idle_timeout)
             .field("user_agent", &self.user_agent)
             .finish()
     }
@@ -225,6 +233,51 @@ impl<C: GeneratedClient> ClientBuilder<C> {
     /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the request timeout of one operation (by operationId in snake case, the name
+    /// of the generated method, e.g. `"query_run"`), overriding [`timeout`](Self::timeout)
+    /// and the generated per-operation table (long polls) for that operation. Why: some
+    /// operations are held by the server for longer than an ordinary request should take.
+    /// Set it again to replace it.
+    ///
+    /// ```
+    /// # use sdk_runtime::{ApiInfo, GeneratedClient, Inner};
+    /// # #[derive(Debug)] struct Demo;
+    /// # impl GeneratedClient for Demo {
+    /// #     const API: ApiInfo = ApiInfo::new("DEMO_API_TOKEN", "DEMO_BASE_URL", "demo-sdk/1.0");
+    /// #     fn from_parts(_: &str, _: reqwest::Client, _: Inner) -> Self { Demo }
+    /// # }
+    /// # type ClientBuilder = sdk_runtime::ClientBuilder<Demo>;
+    /// let builder = ClientBuilder::default()
+    ///     .operation_timeout("query_run", std::time::Duration::from_secs(300));
+    /// ```
+    pub fn operation_timeout(mut self, operation: &str, timeout: Duration) -> Self {
+        self.operation_timeouts
+            .push((operation.to_owned(), timeout));
+        self
+    }
+
+    /// Sets how long a streamed body (a file download, an NDJSON answer) may go without a
+    /// byte before its reader gives up (default [`DEFAULT_TIMEOUT`], 60 s). Readers of
+    /// streams (`poll-helpers`' downloads and query waits) apply it instead of a total
+    /// timeout, so that a long download that keeps arriving is not cut off; read it with
+    /// [`Inner::stream_idle_timeout`](crate::Inner::stream_idle_timeout).
+    ///
+    /// ```
+    /// # use sdk_runtime::{ApiInfo, GeneratedClient, Inner};
+    /// # #[derive(Debug)] struct Demo;
+    /// # impl GeneratedClient for Demo {
+    /// #     const API: ApiInfo = ApiInfo::new("DEMO_API_TOKEN", "DEMO_BASE_URL", "demo-sdk/1.0");
+    /// #     fn from_parts(_: &str, _: reqwest::Client, _: Inner) -> Self { Demo }
+    /// # }
+    /// # type ClientBuilder = sdk_runtime::ClientBuilder<Demo>;
+    /// let builder = ClientBuilder::default()
+    ///     .stream_idle_timeout(std::time::Duration::from_secs(30));
+    /// ```
+    pub fn stream_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.stream_idle_timeout = Some(timeout);
         self
     }
 
@@ -340,7 +393,11 @@ impl<C: GeneratedClient> ClientBuilder<C> {
         let base_url = validate_base_url(&base_url, source_name)?;
 
         let mut headers = HeaderMap::new();
-        let mut inner = Inner::default();
+        let mut inner = Inner {
+            operation_timeouts: self.operation_timeouts.clone(),
+            stream_idle_timeout: self.stream_idle_timeout,
+            ..Inner::default()
+        };
         match (self.token, &self.basic) {
             (Some((Token(token), source_name)), _) => {
                 headers.insert(header::AUTHORIZATION, auth_header(&token, source_name)?);

@@ -22,6 +22,11 @@ const MAX_ERROR_TEXT: usize = 2048;
 pub struct Inner {
     pub(crate) query_key: Option<(&'static str, Token)>,
     pub(crate) credential_key: u64,
+    /// `ClientBuilder::operation_timeout`: `(operation id, timeout)`, applied after the
+    /// generated table.
+    pub(crate) operation_timeouts: Vec<(String, Duration)>,
+    /// `ClientBuilder::stream_idle_timeout`.
+    pub(crate) stream_idle_timeout: Option<Duration>,
 }
 
 impl Inner {
@@ -41,6 +46,34 @@ impl Inner {
     /// ```
     pub fn credential_key(&self) -> u64 {
         self.credential_key
+    }
+
+    /// The request timeout set for `operation` (its operationId in snake case, the
+    /// generated method's name) with `ClientBuilder::operation_timeout`, if any.
+    ///
+    /// ```
+    /// assert_eq!(sdk_runtime::Inner::default().operation_timeout("query_run"), None);
+    /// ```
+    pub fn operation_timeout(&self, operation: &str) -> Option<Duration> {
+        self.operation_timeouts
+            .iter()
+            .rev()
+            .find(|(op, _)| op == operation)
+            .map(|(_, timeout)| *timeout)
+    }
+
+    /// The longest a streamed body (a file download, an NDJSON answer) may go without a
+    /// byte before its reader gives up: `ClientBuilder::stream_idle_timeout`, by default
+    /// [`DEFAULT_TIMEOUT`](crate::DEFAULT_TIMEOUT) (60 s). Readers of streams (such as
+    /// `poll-helpers`) apply it instead of a total timeout, so that a large file that
+    /// keeps arriving is never cut off.
+    ///
+    /// ```
+    /// assert_eq!(sdk_runtime::Inner::default().stream_idle_timeout(), sdk_runtime::DEFAULT_TIMEOUT);
+    /// ```
+    pub fn stream_idle_timeout(&self) -> Duration {
+        self.stream_idle_timeout
+            .unwrap_or(crate::config::DEFAULT_TIMEOUT)
     }
 }
 
@@ -106,6 +139,10 @@ pub fn pre(
         if *operation == info.operation_id {
             *request.timeout_mut() = Some(Duration::from_secs(*seconds));
         }
+    }
+    // The client's own settings win over the generated table.
+    if let Some(timeout) = inner.operation_timeout(info.operation_id) {
+        *request.timeout_mut() = Some(timeout);
     }
     // Bodies generated as JSON, text or bytes but declared with another media type: send
     // the declared one.
@@ -311,6 +348,7 @@ mod tests {
         let inner = Inner {
             query_key: Some(("api_key", Token("sk-secret".into()))),
             credential_key: 1,
+            ..Inner::default()
         };
         let shown = format!("{inner:?}");
         assert!(!shown.contains("sk-secret"), "{shown}");
