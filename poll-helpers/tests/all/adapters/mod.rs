@@ -159,4 +159,5 @@ fn two_ids() -> (Uuid, Uuid) {
 }
 
 mod omni_jobs;
+mod omni_query_dialects;
 mod retailgrid_jobs;
