@@ -8,6 +8,7 @@ mod errors;
 mod examples;
 mod faults;
 mod omni_requests;
+mod query_dialects;
 mod retailgrid_requests;
 mod secrets;
 mod sim;
