@@ -13,4 +13,5 @@ mod retailgrid_requests;
 mod secrets;
 mod sim;
 mod sim_start;
+mod timeouts;
 mod workflows;
