@@ -344,6 +344,26 @@ mod tests {
     }
 
     #[test]
+    fn an_operation_timeout_of_the_client_wins_over_the_generated_table() {
+        let tables = OperationTables {
+            request_timeouts: &[("query_run", 120), ("wait_for_query", 120)],
+            ..OperationTables::EMPTY
+        };
+        let inner = Inner {
+            operation_timeouts: vec![("query_run".into(), Duration::from_secs(130))],
+            ..Inner::default()
+        };
+        let timeout_of = |operation_id: &'static str| {
+            let mut request = reqwest::Request::new(reqwest::Method::GET, url(""));
+            pre(&inner, &mut request, &OperationInfo { operation_id }, &tables);
+            request.timeout().copied()
+        };
+        assert_eq!(timeout_of("query_run"), Some(Duration::from_secs(130)));
+        assert_eq!(timeout_of("wait_for_query"), Some(Duration::from_secs(120)));
+        assert_eq!(timeout_of("other"), None);
+    }
+
+    #[test]
     fn the_query_key_is_redacted_in_debug() {
         let inner = Inner {
             query_key: Some(("api_key", Token("sk-secret".into()))),
