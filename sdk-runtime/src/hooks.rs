@@ -355,7 +355,12 @@ mod tests {
         };
         let timeout_of = |operation_id: &'static str| {
             let mut request = reqwest::Request::new(reqwest::Method::GET, url(""));
-            pre(&inner, &mut request, &OperationInfo { operation_id }, &tables);
+            pre(
+                &inner,
+                &mut request,
+                &OperationInfo { operation_id },
+                &tables,
+            );
             request.timeout().copied()
         };
         assert_eq!(timeout_of("query_run"), Some(Duration::from_secs(130)));

@@ -132,11 +132,11 @@ async fn run_query_reads_the_stream_and_keeps_every_query() {
 /// Request counts of the three ways to wait for 20 query jobs, with the jobs finishing
 /// 0.6–1.5 s after they were added: `(one wait for 20, 20 concurrent single-job waits,
 /// 20 single-job waits one after another)`.
-async fn measure(sim: &Simulator) -> (usize, usize, usize) {
+async fn measure(sim: &Simulator, policy: &PollPolicy) -> (usize, usize, usize) {
     let client = sim.omni_client().unwrap();
     // Warm-up: the credential learns the comma form, so that no 400 is counted below.
     let warm = sim.add_query_job(JobScript::succeed_after(ms(0)));
-    omni::wait_for_queries(&client, &[warm], &policy())
+    omni::wait_for_queries(&client, &[warm], policy)
         .await
         .unwrap();
     let jobs = |sim: &Simulator| -> Vec<Uuid> {
@@ -148,9 +148,7 @@ async fn measure(sim: &Simulator) -> (usize, usize, usize) {
 
     sim.clear_requests();
     let ids = jobs(sim);
-    let results = omni::wait_for_queries(&client, &ids, &policy())
-        .await
-        .unwrap();
+    let results = omni::wait_for_queries(&client, &ids, policy).await.unwrap();
     assert_eq!(results.len(), 20);
     let one_wait = count(sim);
 
@@ -159,7 +157,7 @@ async fn measure(sim: &Simulator) -> (usize, usize, usize) {
     let all = join_all(ids.iter().map(|id| {
         let client = &client;
         async move {
-            omni::wait_for_queries(client, &[*id], &policy())
+            omni::wait_for_queries(client, &[*id], policy)
                 .await
                 .unwrap()
         }
@@ -175,7 +173,7 @@ async fn measure(sim: &Simulator) -> (usize, usize, usize) {
     sim.clear_requests();
     let ids = jobs(sim);
     for id in &ids {
-        omni::wait_for_queries(&client, &[*id], &policy())
+        omni::wait_for_queries(&client, &[*id], policy)
             .await
             .unwrap();
     }
@@ -186,7 +184,7 @@ async fn measure(sim: &Simulator) -> (usize, usize, usize) {
 #[tokio::test]
 async fn twenty_concurrent_single_job_waits_cost_no_more_than_one_wait_for_twenty() {
     let sim = ndjson_sim(ms(3000)).await;
-    let (one_wait, coalesced, separate) = measure(&sim).await;
+    let (one_wait, coalesced, separate) = measure(&sim, &policy()).await;
     eprintln!(
         "query/wait requests for 20 jobs (NDJSON): one 20-job wait {one_wait}, 20 concurrent single-job waits {coalesced}, 20 single-job waits one after another {separate}"
     );
@@ -195,4 +193,25 @@ async fn twenty_concurrent_single_job_waits_cost_no_more_than_one_wait_for_twent
         "coalesced {coalesced} > one wait {one_wait}"
     );
     assert!(coalesced < separate, "{coalesced} vs {separate}");
+}
+
+/// The same measure on the seeds' contract, where an answer carries one job: about one
+/// request per job whichever way the waits are made (slow: Omni's 1 s floor between the
+/// polls of a wait). Run with `--ignored` for the figures.
+#[tokio::test]
+#[ignore = "about a minute of real time; prints request counts"]
+async fn request_counts_on_the_seeds_contract() {
+    let sim = Simulator::start(SimConfig {
+        long_poll_wait: ms(3000),
+        rate_limit: None,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let slow = policy().deadline(Duration::from_secs(120));
+    let (one_wait, coalesced, separate) = measure(&sim, &slow).await;
+    eprintln!(
+        "query/wait requests for 20 jobs (seeds' JSON): one 20-job wait {one_wait}, 20 concurrent single-job waits {coalesced}, 20 single-job waits one after another {separate}"
+    );
+    assert!(coalesced <= separate, "{coalesced} vs {separate}");
 }
