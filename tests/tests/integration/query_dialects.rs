@@ -129,6 +129,64 @@ async fn run_query_reads_the_stream_and_keeps_every_query() {
     );
 }
 
+#[tokio::test]
+async fn many_job_ids_are_split_so_that_no_url_exceeds_8000_bytes() {
+    let sim = ndjson_sim(ms(1000)).await;
+    let client = sim.omni_client().unwrap();
+    let ids: Vec<Uuid> = (0..400)
+        .map(|_| sim.add_query_job(JobScript::succeed_after(ms(0))))
+        .collect();
+    let results = omni::wait_for_queries(&client, &ids, &policy())
+        .await
+        .unwrap();
+    assert!(results.values().all(|r| r.result_base64().is_some()));
+    let requests = sim.requests();
+    let answered: Vec<&RecordedRequest> = waits(&requests)
+        .into_iter()
+        .filter(|r| r.status == Some(200))
+        .collect();
+    let base = sim.omni_base_url();
+    for r in &answered {
+        let url = format!("{base}/v1/query/wait?{}", r.query.as_deref().unwrap_or(""));
+        assert!(url.len() <= 8000, "{} bytes", url.len());
+    }
+    // 400 ids of 36 characters (39 bytes encoded with their comma) need several requests,
+    // and every id was asked once.
+    assert!(answered.len() >= 2, "{}", answered.len());
+    let asked: usize = answered
+        .iter()
+        .map(|r| r.query.as_deref().unwrap_or("").matches("%2C").count() + 1)
+        .sum();
+    assert_eq!(asked, 400);
+}
+
+#[tokio::test]
+async fn a_streamed_line_answers_its_wait_before_the_stream_ends() {
+    let sim = ndjson_sim(ms(3000)).await;
+    let client = sim.omni_client().unwrap();
+    let warm = sim.add_query_job(JobScript::succeed_after(ms(0)));
+    omni::wait_for_queries(&client, &[warm], &policy())
+        .await
+        .unwrap();
+    sim.clear_requests();
+    let quick = sim.add_query_job(JobScript::succeed_after(ms(200)));
+    let slow = sim.add_query_job(JobScript::succeed_after(ms(1800)));
+    let start = std::time::Instant::now();
+    let quick_wait = async {
+        let r = omni::wait_for_queries(&client, &[quick], &policy())
+            .await
+            .unwrap();
+        (start.elapsed(), r)
+    };
+    let slow_wait = omni::wait_for_queries(&client, &[slow], &policy());
+    let ((quick_done, quick_results), slow_results) = tokio::join!(quick_wait, slow_wait);
+    assert!(quick_results[&quick].result_base64().is_some());
+    assert!(slow_results.unwrap()[&slow].result_base64().is_some());
+    // One shared stream for both; the quick job's line ended its wait long before the end.
+    assert!(quick_done < ms(1200), "{quick_done:?}");
+    assert_eq!(waits(&sim.requests()).len(), 1, "{:?}", sim.requests());
+}
+
 /// Request counts of the three ways to wait for 20 query jobs, with the jobs finishing
 /// 0.6–1.5 s after they were added: `(one wait for 20, 20 concurrent single-job waits,
 /// 20 single-job waits one after another)`.
