@@ -239,7 +239,12 @@ async fn start_query_run(
         return timeout_answer(response).await;
     }
     if status >= 400 {
-        return Err(start_error("query run", &error_answer(response).await));
+        let error = start_error("query run", &error_answer(response).await);
+        // A 429 started nothing: it is retried, and the credential's budget cools down.
+        if let (Some(429), Some(wait)) = (error.status, error.retry_after) {
+            shared_budget(client).cool_down(wait);
+        }
+        return Err(error);
     }
     let mut heard = Heard::default();
     let mut each = |object: Map<String, Value>| heard.take(&object);
