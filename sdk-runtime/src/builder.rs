@@ -87,6 +87,8 @@ pub struct ClientBuilder<C> {
     basic: Option<(String, Token, &'static str)>,
     connect_timeout: Option<Duration>,
     timeout: Option<Duration>,
+    operation_timeouts: Vec<(String, Duration)>,
+    stream_idle_timeout: Option<Duration>,
     user_agent: Option<String>,
     retry: Option<RetryPolicy>,
     provider: Option<Provider>,
@@ -103,6 +105,8 @@ impl<C> Default for ClientBuilder<C> {
             basic: None,
             connect_timeout: None,
             timeout: None,
+            operation_timeouts: Vec::new(),
+            stream_idle_timeout: None,
             user_agent: None,
             retry: None,
             provider: None,
@@ -121,6 +125,8 @@ impl<C> Clone for ClientBuilder<C> {
             basic: self.basic.clone(),
             connect_timeout: self.connect_timeout,
             timeout: self.timeout,
+            operation_timeouts: self.operation_timeouts.clone(),
+            stream_idle_timeout: self.stream_idle_timeout,
             user_agent: self.user_agent.clone(),
             retry: self.retry,
             provider: self.provider.clone(),
@@ -139,6 +145,8 @@ impl<C> std::fmt::Debug for ClientBuilder<C> {
             .field("basic", &self.basic)
             .field("connect_timeout", &self.connect_timeout)
             .field("timeout", &self.timeout)
+            .field("operation_timeouts", &self.operation_timeouts)
+            .field("stream_idle_timeout", &self.stream_idle_timeout)
             .field("user_agent", &self.user_agent)
             .field("retry", &self.retry)
             .field("credential_provider", &self.provider)
@@ -251,6 +259,51 @@ impl<C: GeneratedClient> ClientBuilder<C> {
     /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the request timeout of one operation (by operationId in snake case, the name
+    /// of the generated method, e.g. `"query_run"`), overriding [`timeout`](Self::timeout)
+    /// and the generated per-operation table (long polls) for that operation. Why: some
+    /// operations are held by the server for longer than an ordinary request should take.
+    /// Set it again to replace it.
+    ///
+    /// ```
+    /// # use sdk_runtime::{ApiInfo, GeneratedClient, Inner};
+    /// # #[derive(Debug)] struct Demo;
+    /// # impl GeneratedClient for Demo {
+    /// #     const API: ApiInfo = ApiInfo::new("DEMO_API_TOKEN", "DEMO_BASE_URL", "demo-sdk/1.0");
+    /// #     fn from_parts(_: &str, _: reqwest::Client, _: Inner) -> Self { Demo }
+    /// # }
+    /// # type ClientBuilder = sdk_runtime::ClientBuilder<Demo>;
+    /// let builder = ClientBuilder::default()
+    ///     .operation_timeout("query_run", std::time::Duration::from_secs(300));
+    /// ```
+    pub fn operation_timeout(mut self, operation: &str, timeout: Duration) -> Self {
+        self.operation_timeouts
+            .push((operation.to_owned(), timeout));
+        self
+    }
+
+    /// Sets how long a streamed body (a file download, an NDJSON answer) may go without a
+    /// byte before its reader gives up (default [`DEFAULT_TIMEOUT`], 60 s). Readers of
+    /// streams (`poll-helpers`' downloads and query waits) apply it instead of a total
+    /// timeout, so that a long download that keeps arriving is not cut off; read it with
+    /// [`Inner::stream_idle_timeout`](crate::Inner::stream_idle_timeout).
+    ///
+    /// ```
+    /// # use sdk_runtime::{ApiInfo, GeneratedClient, Inner};
+    /// # #[derive(Debug)] struct Demo;
+    /// # impl GeneratedClient for Demo {
+    /// #     const API: ApiInfo = ApiInfo::new("DEMO_API_TOKEN", "DEMO_BASE_URL", "demo-sdk/1.0");
+    /// #     fn from_parts(_: &str, _: reqwest::Client, _: Inner) -> Self { Demo }
+    /// # }
+    /// # type ClientBuilder = sdk_runtime::ClientBuilder<Demo>;
+    /// let builder = ClientBuilder::default()
+    ///     .stream_idle_timeout(std::time::Duration::from_secs(30));
+    /// ```
+    pub fn stream_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.stream_idle_timeout = Some(timeout);
         self
     }
 
@@ -469,6 +522,8 @@ impl<C: GeneratedClient> ClientBuilder<C> {
         let mut inner = Inner {
             retry: self.retry.unwrap_or_default(),
             timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            operation_timeouts: self.operation_timeouts.clone(),
+            stream_idle_timeout: self.stream_idle_timeout,
             ..Inner::default()
         };
         let (mut token, mut api_key) = (self.token, self.api_key);

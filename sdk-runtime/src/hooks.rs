@@ -31,6 +31,11 @@ pub struct Inner {
     /// the operation sets none.
     pub(crate) timeout: Duration,
     pub(crate) credentials: Option<Arc<CredentialSource>>,
+    /// `ClientBuilder::operation_timeout`: `(operation id, timeout)`, applied after the
+    /// generated table.
+    pub(crate) operation_timeouts: Vec<(String, Duration)>,
+    /// `ClientBuilder::stream_idle_timeout`.
+    pub(crate) stream_idle_timeout: Option<Duration>,
 }
 
 impl Default for Inner {
@@ -42,6 +47,8 @@ impl Default for Inner {
             retry: RetryPolicy::default(),
             timeout: DEFAULT_TIMEOUT,
             credentials: None,
+            operation_timeouts: Vec::new(),
+            stream_idle_timeout: None,
         }
     }
 }
@@ -63,6 +70,34 @@ impl Inner {
     /// ```
     pub fn credential_key(&self) -> u64 {
         self.credential_key
+    }
+
+    /// The request timeout set for `operation` (its operationId in snake case, the
+    /// generated method's name) with `ClientBuilder::operation_timeout`, if any.
+    ///
+    /// ```
+    /// assert_eq!(sdk_runtime::Inner::default().operation_timeout("query_run"), None);
+    /// ```
+    pub fn operation_timeout(&self, operation: &str) -> Option<Duration> {
+        self.operation_timeouts
+            .iter()
+            .rev()
+            .find(|(op, _)| op == operation)
+            .map(|(_, timeout)| *timeout)
+    }
+
+    /// The longest a streamed body (a file download, an NDJSON answer) may go without a
+    /// byte before its reader gives up: `ClientBuilder::stream_idle_timeout`, by default
+    /// [`DEFAULT_TIMEOUT`](crate::DEFAULT_TIMEOUT) (60 s). Readers of streams (such as
+    /// `poll-helpers`) apply it instead of a total timeout, so that a large file that
+    /// keeps arriving is never cut off.
+    ///
+    /// ```
+    /// assert_eq!(sdk_runtime::Inner::default().stream_idle_timeout(), sdk_runtime::DEFAULT_TIMEOUT);
+    /// ```
+    pub fn stream_idle_timeout(&self) -> Duration {
+        self.stream_idle_timeout
+            .unwrap_or(crate::config::DEFAULT_TIMEOUT)
     }
 }
 
@@ -128,6 +163,10 @@ pub fn pre(
         if *operation == info.operation_id {
             *request.timeout_mut() = Some(Duration::from_secs(*seconds));
         }
+    }
+    // The client's own settings win over the generated table.
+    if let Some(timeout) = inner.operation_timeout(info.operation_id) {
+        *request.timeout_mut() = Some(timeout);
     }
     // Bodies generated as JSON, text or bytes but declared with another media type: send
     // the declared one.
@@ -444,6 +483,31 @@ mod tests {
         assert_eq!(a, credential_key("https://h/api/", &[b"Bearer t"]));
         assert_ne!(a, credential_key("https://h/api", &[b"Bearer u"]));
         assert_ne!(a, credential_key("https://other/api", &[b"Bearer t"]));
+    }
+
+    #[test]
+    fn an_operation_timeout_of_the_client_wins_over_the_generated_table() {
+        let tables = OperationTables {
+            request_timeouts: &[("query_run", 120), ("wait_for_query", 120)],
+            ..OperationTables::EMPTY
+        };
+        let inner = Inner {
+            operation_timeouts: vec![("query_run".into(), Duration::from_secs(130))],
+            ..Inner::default()
+        };
+        let timeout_of = |operation_id: &'static str| {
+            let mut request = reqwest::Request::new(reqwest::Method::GET, url(""));
+            pre(
+                &inner,
+                &mut request,
+                &OperationInfo { operation_id },
+                &tables,
+            );
+            request.timeout().copied()
+        };
+        assert_eq!(timeout_of("query_run"), Some(Duration::from_secs(130)));
+        assert_eq!(timeout_of("wait_for_query"), Some(Duration::from_secs(120)));
+        assert_eq!(timeout_of("other"), None);
     }
 
     #[test]

@@ -32,15 +32,12 @@
 //! here enforces a 1 s floor between polls even if the policy asks for less, and warns
 //! once when it does.
 
-use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use omni_sdk::ErrorExt;
-use omni_sdk::types::{
-    AiJob, AiJobState, GetJobStatusResponse, GetJobStatusResponseStatus, WaitForQueryResponse,
-};
+use omni_sdk::types::{AiJob, AiJobState, GetJobStatusResponse, GetJobStatusResponseStatus};
 use uuid::Uuid;
 
 use crate::error::FetchError;
@@ -51,11 +48,12 @@ use crate::snapshot::{Phase, Snapshot};
 
 mod budget;
 mod learned;
+mod query;
 mod workflows;
 
+pub use query::{QueryResult, QueryRun, run_query, wait_for_queries};
 pub use workflows::{
-    AiAnswer, Download, QueryRun, SchemaRefresh, ask_ai, cancel_ai_job, download_dashboard,
-    refresh_schema, run_query,
+    AiAnswer, Download, SchemaRefresh, ask_ai, cancel_ai_job, download_dashboard, refresh_schema,
 };
 
 pub use budget::{RATE_LIMIT_PER_MINUTE, shared_budget};
@@ -74,6 +72,26 @@ pub const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
 pub const fn long_poll_timeout() -> Duration {
     Duration::from_secs(120)
 }
+
+/// How long [`run_query`] waits for the answer of `POST /v1/query/run` (headers and the
+/// whole body, stream included) unless the client sets a timeout for the `query_run`
+/// operation: 130 s. Omni holds the request while the queries run and documents no limit,
+/// so the client's total timeout (60 s by default) would cut a run short.
+///
+/// Set another with
+/// [`ClientBuilder::operation_timeout`](sdk_runtime::ClientBuilder::operation_timeout):
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(poll_helpers::omni::QUERY_RUN_TIMEOUT, Duration::from_secs(130));
+/// let client = omni_sdk::Client::builder()
+///     .base_url("https://acme.omniapp.co/api")
+///     .bearer_token("t")
+///     .operation_timeout("query_run", Duration::from_secs(300))
+///     .build()?;
+/// # Ok::<(), omni_sdk::ConfigError>(())
+/// ```
+pub const QUERY_RUN_TIMEOUT: Duration = Duration::from_secs(130);
 
 /// The policy the Omni adapters are tuned for: first poll at once, then 2 s growing ×1.5
 /// to 15 s (Omni suggests 2–5 s; a refresh often takes minutes), 20 % jitter, a 15 min
@@ -282,233 +300,4 @@ pub fn wait_for_ai_job<'a>(
     .kind("omni ai")
     .min_interval(MIN_POLL_INTERVAL)
     .rate_budget(shared_budget(client))
-}
-
-/// One query job in a [`wait_for_queries`] result: its final response once it finished,
-/// `None` while it runs.
-///
-/// ```
-/// let r = poll_helpers::omni::QueryResult { job_id: uuid::Uuid::nil(), response: None };
-/// assert!(!r.is_finished());
-/// ```
-#[derive(Debug, Clone)]
-pub struct QueryResult {
-    /// The query job.
-    pub job_id: Uuid,
-    /// Omni's response for this job once it finished (`result` holds the base64 Arrow
-    /// table).
-    pub response: Option<WaitForQueryResponse>,
-}
-
-impl QueryResult {
-    /// Whether Omni returned this job's result.
-    ///
-    /// ```
-    /// let r = poll_helpers::omni::QueryResult { job_id: uuid::Uuid::nil(), response: None };
-    /// assert!(!r.is_finished());
-    /// ```
-    pub fn is_finished(&self) -> bool {
-        self.response.is_some()
-    }
-
-    /// The base64 Arrow IPC result, once finished.
-    ///
-    /// ```
-    /// let r = poll_helpers::omni::QueryResult { job_id: uuid::Uuid::nil(), response: None };
-    /// assert_eq!(r.result_base64(), None);
-    /// ```
-    pub fn result_base64(&self) -> Option<&str> {
-        self.response.as_ref().and_then(|r| r.result.as_deref())
-    }
-
-    pub(crate) fn failure(&self) -> Option<String> {
-        let response = self.response.as_ref()?;
-        let status = response.status.as_deref()?;
-        let failed = matches!(
-            status.to_ascii_uppercase().as_str(),
-            "FAILED" | "ERROR" | "ERRORED" | "CANCELLED" | "CANCELED"
-        );
-        failed.then(|| match &response.error {
-            Some(error) => format!(
-                "query job {} ended with status {status}: {error}",
-                self.job_id
-            ),
-            None => format!("query job {} ended with status {status}", self.job_id),
-        })
-    }
-}
-
-impl Snapshot for BTreeMap<Uuid, QueryResult> {
-    /// Succeeded when every job finished; failed when a finished job reports a failure
-    /// status; otherwise pending, and re-asked at once (the long poll itself was the wait).
-    fn phase(&self) -> Phase {
-        if let Some(reason) = self.values().find_map(QueryResult::failure) {
-            return Phase::Failed(reason);
-        }
-        if self.values().all(QueryResult::is_finished) {
-            Phase::Succeeded
-        } else {
-            Phase::Pending
-        }
-    }
-
-    fn progress(&self) -> Option<f64> {
-        let total = self.len();
-        (total > 0).then(|| self.values().filter(|r| r.is_finished()).count() as f64 / total as f64)
-    }
-
-    fn poll_again_after(&self) -> Option<Duration> {
-        Some(Duration::ZERO)
-    }
-}
-
-/// Waits for query jobs through the `/v1/query/wait` long poll, collecting each job's
-/// result as it finishes and re-asking at once (after Omni's 1 s floor) for the ids still
-/// running while the server answers `timed_out`.
-///
-/// The output maps every id to its [`QueryResult`]. A 404 after the policy's grace ends
-/// the wait with a `Request` error whose `last` keeps the results already collected; a
-/// deadline does the same through `DeadlineExceeded.last`.
-///
-/// ```no_run
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// let client = omni_sdk::Client::from_env()?;
-/// let ids = ["a1b2c3d4-e5f6-7890-abcd-ef1234567890".parse()?];
-/// let results = poll_helpers::omni::wait_for_queries(&client, &ids, &poll_helpers::omni::default_policy()).await?;
-/// for (id, r) in &results {
-///     println!("{id}: {} bytes of base64 Arrow", r.result_base64().map_or(0, str::len));
-/// }
-/// # Ok(()) }
-/// ```
-pub fn wait_for_queries<'a>(
-    client: &'a omni_sdk::Client,
-    job_ids: &[Uuid],
-    policy: &PollPolicy,
-) -> Poller<'a, BTreeMap<Uuid, QueryResult>> {
-    floor_warning(policy);
-    let collected: BTreeMap<Uuid, QueryResult> = job_ids
-        .iter()
-        .map(|&job_id| {
-            (
-                job_id,
-                QueryResult {
-                    job_id,
-                    response: None,
-                },
-            )
-        })
-        .collect();
-    let label = job_ids
-        .iter()
-        .map(Uuid::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
-    let collected = Arc::new(Mutex::new(collected));
-    Poller::new(policy.clone(), move || {
-        let collected = Arc::clone(&collected);
-        async move {
-            let pending: Vec<Uuid> = lock(&collected)
-                .values()
-                .filter(|r| !r.is_finished())
-                .map(|r| r.job_id)
-                .collect();
-            if pending.is_empty() {
-                return Ok(lock(&collected).clone());
-            }
-            let response = long_poll(client, &pending).await?;
-            let mut map = lock(&collected);
-            merge(&mut map, &pending, response);
-            Ok(map.clone())
-        }
-    })
-    .job_id(label)
-    .kind("omni query")
-    .min_interval(MIN_POLL_INTERVAL)
-    .rate_budget(shared_budget(client))
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic elsewhere cannot leave the map half-updated in a way that matters here.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Records what one long-poll answer says about the `asked` ids: the docs' flat shape (one
-/// job's result, `remaining_job_ids` for the rest) or the full document's `{results: [...]}`
-/// (one flat result per completed job).
-pub(crate) fn merge(
-    map: &mut BTreeMap<Uuid, QueryResult>,
-    asked: &[Uuid],
-    response: WaitForQueryResponse,
-) {
-    // Omni's full document: `{results: [...]}`, one flat result per completed job.
-    if !response.results.is_empty() {
-        let only = (asked.len() == 1 && response.results.len() == 1)
-            .then(|| asked.first().copied())
-            .flatten();
-        for item in &response.results {
-            let value = serde_json::Value::Object(item.clone());
-            let Ok(result) = serde_json::from_value::<WaitForQueryResponse>(value) else {
-                continue; // not a result we can read: the job stays pending, asked again
-            };
-            if let Some(entry) = result.job_id.or(only).and_then(|id| map.get_mut(&id)) {
-                entry.response = Some(result);
-            }
-        }
-        return;
-    }
-    let still_running: Vec<Uuid> = if response.timed_out == Some(true) {
-        response.remaining_job_ids.clone()
-    } else {
-        Vec::new()
-    };
-    match response.job_id {
-        // The documented flat shape: one job's result.
-        Some(id)
-            if !still_running.contains(&id)
-                && (response.result.is_some() || response.status.is_some()) =>
-        {
-            if let Some(entry) = map.get_mut(&id) {
-                entry.response = Some(response);
-            }
-        }
-        // A single asked job that finished without echoing its id.
-        None if asked.len() == 1 && response.timed_out != Some(true) => {
-            if let Some(entry) = asked.first().and_then(|id| map.get_mut(id)) {
-                entry.response = Some(response);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// One `/v1/query/wait` long poll for `pending`, cut off after [`long_poll_timeout`].
-pub(crate) async fn long_poll(
-    client: &omni_sdk::Client,
-    pending: &[Uuid],
-) -> Result<WaitForQueryResponse, FetchError> {
-    let request = client.wait_for_query().job_ids(pending.to_vec()).send();
-    match tokio::time::timeout(long_poll_timeout(), request).await {
-        Ok(Ok(response)) => Ok(response.into_inner()),
-        Ok(Err(e)) => Err(query_wait_error(&e, pending)),
-        Err(_) => Err(FetchError::transient(format!(
-            "long poll gave no answer within {:?}",
-            long_poll_timeout()
-        ))),
-    }
-}
-
-fn query_wait_error(e: &omni_sdk::Error<omni_sdk::types::ApiError>, asked: &[Uuid]) -> FetchError {
-    let error = fetch_error(e, e.message(), e.retry_after());
-    if error.status == Some(404) {
-        let ids = asked
-            .iter()
-            .map(Uuid::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
-        return FetchError {
-            message: format!("query job not found among [{ids}]: {}", error.message),
-            ..error
-        };
-    }
-    error
 }

@@ -2,22 +2,19 @@
 //! Re-exported from [`crate::omni`], where the module documentation explains them.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use futures_util::StreamExt;
 use omni_sdk::ErrorExt;
 use omni_sdk::types::{
     AiJob, AiJobResultResponse, AiJobState, AiJobSubmitBody, AiJobSubmitResponse,
     DashboardsDownloadBody, GetJobStatusResponse, ModelsRefreshResponse,
-    ModelsRefreshResponseStatus, QueryRunBody, WaitForQueryResponse,
+    ModelsRefreshResponseStatus,
 };
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use uuid::Uuid;
 
 use crate::error::{FetchError, FetchErrorKind};
-use crate::omni::{
-    MIN_POLL_INTERVAL, QueryResult, floor_warning, job_status_error, long_poll, shared_budget,
-};
+use crate::omni::query::wire::{error_answer, send_raw};
+use crate::omni::{MIN_POLL_INTERVAL, floor_warning, job_status_error, shared_budget};
 use crate::policy::PollPolicy;
 use crate::poller::Poller;
 use crate::sdk_error::fetch_error;
@@ -28,7 +25,7 @@ type SdkError = omni_sdk::Error<omni_sdk::types::ApiError>;
 /// How a failed start request is reported. The request is not idempotent (a retry after a
 /// timeout or a 5xx could start a second job), so every failure is permanent, except a 429:
 /// a rejected request started nothing and is retried after `Retry-After`.
-fn start_error(what: &str, e: &SdkError) -> FetchError {
+pub(crate) fn start_error(what: &str, e: &SdkError) -> FetchError {
     let error = fetch_error(e, e.message(), e.retry_after());
     if error.status == Some(429) {
         return error;
@@ -52,7 +49,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Parses a job id Omni sent as a string; a malformed one ends the wait (there is nothing
 /// to poll), with the id in the message so that the job can still be found.
-fn parse_job_id(what: &str, id: &str) -> Result<Uuid, FetchError> {
+pub(crate) fn parse_job_id(what: &str, id: &str) -> Result<Uuid, FetchError> {
     id.parse().map_err(|_| {
         FetchError::permanent(format!(
             "Omni started the {what} but answered a job id that is not a UUID: {id:?}"
@@ -173,300 +170,6 @@ pub fn refresh_schema<'a>(
     .kind("omni schema refresh")
     .min_interval(MIN_POLL_INTERVAL)
     .rate_budget(shared_budget(client))
-}
-
-// -----------------------------------------------------------------------------------------
-// Query run
-// -----------------------------------------------------------------------------------------
-
-/// A query run started by [`run_query`]: one [`QueryResult`] per query job, finished or
-/// not, in the order Omni named them (queries completed synchronously first).
-///
-/// ```
-/// # fn show(run: &poll_helpers::omni::QueryRun) {
-/// for r in &run.results {
-///     println!("{}: finished {}", r.job_id, r.is_finished());
-/// }
-/// # }
-/// ```
-#[derive(Debug, Clone, Default)]
-#[non_exhaustive]
-pub struct QueryRun {
-    /// Every query of the run. A query completed synchronously whose result does not name
-    /// its job has the nil UUID as `job_id`.
-    pub results: Vec<QueryResult>,
-    /// Whether the start request has been answered (the results are then complete).
-    pub started: bool,
-}
-
-impl QueryRun {
-    /// The ids of the query jobs still running.
-    ///
-    /// ```
-    /// let run = poll_helpers::omni::QueryRun::default();
-    /// assert!(run.pending_job_ids().is_empty());
-    /// ```
-    pub fn pending_job_ids(&self) -> Vec<Uuid> {
-        self.results
-            .iter()
-            .filter(|r| !r.is_finished())
-            .map(|r| r.job_id)
-            .collect()
-    }
-}
-
-impl Snapshot for QueryRun {
-    /// Failed when a finished query reports a failure status; succeeded when every query
-    /// finished; otherwise pending and re-asked at once (the long poll is the wait).
-    fn phase(&self) -> Phase {
-        if let Some(reason) = self.results.iter().find_map(QueryResult::failure) {
-            return Phase::Failed(reason);
-        }
-        if self.started && self.results.iter().all(QueryResult::is_finished) {
-            Phase::Succeeded
-        } else {
-            Phase::Pending
-        }
-    }
-
-    fn progress(&self) -> Option<f64> {
-        let total = self.results.len();
-        (total > 0)
-            .then(|| self.results.iter().filter(|r| r.is_finished()).count() as f64 / total as f64)
-    }
-
-    fn poll_again_after(&self) -> Option<Duration> {
-        Some(Duration::ZERO)
-    }
-}
-
-/// One synchronously completed query of a run (an item of `completedQueries`).
-fn completed_query(value: serde_json::Value) -> Result<QueryResult, FetchError> {
-    let response: WaitForQueryResponse = serde_json::from_value(value).map_err(|e| {
-        FetchError::permanent(format!(
-            "a completed query of the run is not a query result: {e}"
-        ))
-    })?;
-    Ok(QueryResult {
-        job_id: response.job_id.unwrap_or_default(),
-        response: Some(response),
-    })
-}
-
-fn pending_query(id: Uuid) -> QueryResult {
-    QueryResult {
-        job_id: id,
-        response: None,
-    }
-}
-
-/// Runs a query (`POST /v1/query/run`) and waits for every query job it starts.
-///
-/// Queries that complete within Omni's synchronous window come back in the first event;
-/// the others (the response's `jobIds`, or the `remaining_job_ids` of a 408 timeout
-/// answer) are waited for through the `/v1/query/wait` long poll, as in
-/// [`crate::omni::wait_for_queries`]. The start request is sent once: a timeout or 5xx on
-/// it ends the wait with [`crate::PollError::Request`]; only a 429 is retried. With the
-/// `arrow` feature of `omni-sdk`, each result decodes with
-/// `omni_sdk::arrow::decode_result`.
-///
-/// ```no_run
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// use poll_helpers::omni;
-/// let client = omni_sdk::Client::from_env()?;
-/// let body = omni_sdk::types::QueryRunBody::builder()
-///     .query(serde_json::json!({"modelId": "...", "table": "order_items", "fields": ["order_items.count"]}));
-/// let run = omni::run_query(&client, body.try_into()?, &omni::default_policy()).await?;
-/// for r in &run.results {
-///     println!("{}: {} bytes of base64 Arrow", r.job_id, r.result_base64().map_or(0, str::len));
-/// }
-/// # Ok(()) }
-/// ```
-pub fn run_query<'a>(
-    client: &'a omni_sdk::Client,
-    body: QueryRunBody,
-    policy: &PollPolicy,
-) -> Poller<'a, QueryRun> {
-    floor_warning(policy);
-    let state = Arc::new(Mutex::new(QueryRun::default()));
-    let body = Arc::new(body);
-    Poller::new(policy.clone(), move || {
-        let state = Arc::clone(&state);
-        let body = Arc::clone(&body);
-        async move {
-            let started = lock(&state).started;
-            if !started {
-                let run = start_query_run(client, &body).await?;
-                *lock(&state) = run.clone();
-                return Ok(run);
-            }
-            let pending = lock(&state).pending_job_ids();
-            if pending.is_empty() {
-                return Ok(lock(&state).clone());
-            }
-            let response = long_poll(client, &pending).await?;
-            let mut run = lock(&state);
-            let mut map = run
-                .results
-                .iter()
-                .filter(|r| !r.is_finished())
-                .map(|r| (r.job_id, r.clone()))
-                .collect();
-            crate::omni::merge(&mut map, &pending, response);
-            for r in &mut run.results {
-                if let Some(updated) = map.get(&r.job_id)
-                    && !r.is_finished()
-                {
-                    *r = updated.clone();
-                }
-            }
-            Ok(run.clone())
-        }
-    })
-    .job_id("query run")
-    .kind("omni query run")
-    .min_interval(MIN_POLL_INTERVAL)
-    .rate_budget(shared_budget(client))
-}
-
-/// What a `POST /v1/query/run` answer says: the finished queries (in the flat shape of
-/// `WaitForQueryResponse`) and the job ids still to wait for.
-#[derive(Debug, Default)]
-struct RunAnswer {
-    completed: Vec<serde_json::Value>,
-    pending: Vec<String>,
-}
-
-/// Reads the two forms Omni has published for the query/run answer: one JSON object
-/// `{completedQueries, jobIds}` (the CLI's document) or the `text/ndjson` stream of the
-/// 2026-07-22 document — a `jobs_submitted` header, one line per finished job (`job_id`,
-/// `status`, base64 Arrow `result` or `error_message`), a footer whose
-/// `remaining_job_ids` are still running. Submitted jobs that no line reports on stay
-/// pending.
-fn read_run_answer(body: &[u8]) -> Result<RunAnswer, FetchError> {
-    let unreadable = |e: &dyn std::fmt::Display| {
-        FetchError::permanent(format!(
-            "the query run's answer is neither a JSON object nor NDJSON lines: {e}"
-        ))
-    };
-    if let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(body)
-        && !(map.contains_key("jobs_submitted") || map.contains_key("remaining_job_ids"))
-        && !map.contains_key("job_id")
-    {
-        let completed = match map.get("completedQueries") {
-            Some(serde_json::Value::Array(items)) => items.clone(),
-            _ => Vec::new(),
-        };
-        let pending = match map.get("jobIds") {
-            Some(serde_json::Value::Array(ids)) => ids.iter().map(id_text).collect(),
-            _ => Vec::new(),
-        };
-        return Ok(RunAnswer { completed, pending });
-    }
-    let text = std::str::from_utf8(body).map_err(|e| unreadable(&e))?;
-    let mut answer = RunAnswer::default();
-    let mut submitted: Vec<String> = Vec::new();
-    let mut reported: Vec<String> = Vec::new();
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let value: serde_json::Value = serde_json::from_str(line).map_err(|e| unreadable(&e))?;
-        if let Some(jobs) = value.get("jobs_submitted").and_then(|j| j.as_object()) {
-            submitted.extend(jobs.keys().cloned());
-        } else if let Some(remaining) = value.get("remaining_job_ids").and_then(|r| r.as_array()) {
-            answer.pending.extend(remaining.iter().map(id_text));
-        } else if let Some(job_id) = value.get("job_id") {
-            reported.push(id_text(job_id));
-            let mut flat = serde_json::Map::new();
-            flat.insert("job_id".into(), job_id.clone());
-            for key in ["status", "result"] {
-                if let Some(v) = value.get(key) {
-                    flat.insert(key.into(), v.clone());
-                }
-            }
-            let error = value
-                .get("error_message")
-                .and_then(|e| e.as_str())
-                .map(str::to_owned)
-                .or_else(|| {
-                    value
-                        .get("error")
-                        .filter(|e| !e.is_null())
-                        .map(|e| e.to_string())
-                });
-            if let Some(error) = error {
-                flat.insert("error".into(), serde_json::Value::String(error));
-            }
-            answer.completed.push(serde_json::Value::Object(flat));
-        }
-    }
-    for id in submitted {
-        if !reported.contains(&id) && !answer.pending.contains(&id) {
-            answer.pending.push(id);
-        }
-    }
-    Ok(answer)
-}
-
-fn id_text(v: &serde_json::Value) -> String {
-    v.as_str()
-        .map(str::to_owned)
-        .unwrap_or_else(|| v.to_string())
-}
-
-async fn start_query_run(
-    client: &omni_sdk::Client,
-    body: &QueryRunBody,
-) -> Result<QueryRun, FetchError> {
-    let mut results = Vec::new();
-    let pending_ids: Vec<String> = match client.query_run().body(body.clone()).send().await {
-        Ok(response) => {
-            let mut stream = response.into_inner();
-            let mut body = Vec::new();
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| {
-                    FetchError::transient(format!(
-                        "reading the query run's answer failed (the run started; not retried): {e}"
-                    ))
-                })?;
-                body.extend_from_slice(&chunk);
-            }
-            let answer = read_run_answer(&body)?;
-            for value in answer.completed {
-                results.push(completed_query(value)?);
-            }
-            answer.pending
-        }
-        // The documented timeout: the run goes on, and `remaining_job_ids` names its jobs.
-        Err(omni_sdk::Error::ErrorResponse(rv)) if rv.status().as_u16() == 408 => {
-            let ids = rv.extra.get("remaining_job_ids").and_then(|v| v.as_array());
-            match ids {
-                Some(ids) => ids.iter().map(id_text).collect(),
-                None => {
-                    return Err(FetchError {
-                        kind: FetchErrorKind::Permanent,
-                        status: Some(408),
-                        retry_after: None,
-                        message: format!(
-                            "the query run timed out and Omni named no remaining job to wait for (server said: {})",
-                            rv.text().unwrap_or_default()
-                        ),
-                        request_id: None,
-                    }
-                    .with_request_id(sdk_runtime::request_id(rv.headers())));
-                }
-            }
-        }
-        Err(e) => return Err(start_error("query run", &e)),
-    };
-    for id in pending_ids {
-        let id = parse_job_id("query run", &id)?;
-        if !results.iter().any(|r| r.job_id == id) {
-            results.push(pending_query(id));
-        }
-    }
-    Ok(QueryRun {
-        results,
-        started: true,
-    })
 }
 
 // -----------------------------------------------------------------------------------------
@@ -686,8 +389,11 @@ impl Snapshot for Download {
 /// file, 410 when the download job failed (the wait ends with
 /// [`crate::PollError::Failed`]). The status endpoint has no documented schema, so it is
 /// not used. The start request is sent once (only a 429 is retried). If the connection
-/// breaks while the file is being copied, the wait ends with a `Request` error saying how
-/// many bytes were written: `writer` cannot be rewound, so the copy is not retried.
+/// breaks while the file is being copied, or no byte arrives for the client's stream idle
+/// timeout ([`ClientBuilder::stream_idle_timeout`](sdk_runtime::ClientBuilder::stream_idle_timeout),
+/// 60 s by default), the wait ends with a `Request` error saying how many bytes were
+/// written: `writer` cannot be rewound, so the copy is not retried. The client's total
+/// timeout does not apply to the file: a download that keeps arriving is never cut off.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -736,18 +442,26 @@ where
                 download.job_id = Some(started.job_id);
                 return Ok(download.clone());
             };
-            let response = client
-                .dashboards_download_file()
-                .identifier(&*identifier)
-                .job_id(job_id.to_string())
-                .send()
-                .await;
-            let file = match response {
-                Ok(file) => file,
-                Err(omni_sdk::Error::UnexpectedResponse(r)) if r.status().as_u16() == 202 => {
-                    return Ok(lock(&state).clone());
-                }
-                Err(e) if e.http_status() == Some(410) => {
+            let inner = omni_sdk::ClientInfo::inner(client);
+            let idle = inner.stream_idle_timeout();
+            let url = format!(
+                "{}/v1/dashboards/{}/download/{}",
+                omni_sdk::ClientInfo::baseurl(client),
+                progenitor_client::encode_path(&identifier),
+                progenitor_client::encode_path(&job_id.to_string()),
+            );
+            let request = omni_sdk::ClientInfo::client(client)
+                .get(url)
+                .build()
+                .map_err(|e| FetchError::permanent(format!("building the download request: {e}")))?;
+            // No total timeout: the file may take long to arrive; each chunk must come
+            // within the client's stream idle timeout.
+            let file = send_raw(client, request, "dashboards_download_file", idle).await?;
+            match file.status().as_u16() {
+                200 => {}
+                202 => return Ok(lock(&state).clone()),
+                410 => {
+                    let e = error_answer(file).await;
                     let mut download = lock(&state);
                     download.failure = Some(format!(
                         "the download job failed (HTTP 410): {}",
@@ -755,14 +469,22 @@ where
                     ));
                     return Ok(download.clone());
                 }
-                Err(e) => return Err(fetch_error(&e, e.message(), e.retry_after())),
-            };
+                status if status >= 400 => {
+                    let e = error_answer(file).await;
+                    return Err(fetch_error(&e, e.message(), e.retry_after()));
+                }
+                status => {
+                    return Err(FetchError::transient(format!(
+                        "the download file endpoint answered HTTP {status}, neither 200 nor 202"
+                    )));
+                }
+            }
             let content_type = file
                 .headers()
                 .get(reqwest::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
-            let mut stream = file.into_inner().into_inner();
+            let mut file = file;
             let mut writer = writer.lock().await;
             let mut written: u64 = 0;
             let broken = |written: u64, what: String| {
@@ -770,8 +492,18 @@ where
                     "the download of job {job_id} broke off after {written} bytes were written: {what} (not retried: the writer cannot be rewound; start a new download)"
                 ))
             };
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| broken(written, e.to_string()))?;
+            loop {
+                let chunk = match tokio::time::timeout(idle, file.chunk()).await {
+                    Ok(Ok(Some(chunk))) => chunk,
+                    Ok(Ok(None)) => break,
+                    Ok(Err(e)) => return Err(broken(written, e.without_url().to_string())),
+                    Err(_) => {
+                        return Err(broken(
+                            written,
+                            format!("no data for {idle:?} (the client's stream idle timeout)"),
+                        ));
+                    }
+                };
                 writer
                     .write_all(&chunk)
                     .await

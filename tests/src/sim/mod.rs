@@ -240,6 +240,9 @@
 //!   run's order: `QueryRunResponse` with its "Job IDs for queries running asynchronously".
 //!
 //! A run of no queries answers `{"completedQueries": []}` at once.
+//!
+//! With [`SimConfig::query_dialect`] set to [`QueryDialect::Ndjson`], both endpoints follow
+//! Omni's 2026-07-22 document instead: see [`QueryDialect::Ndjson`].
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
@@ -268,10 +271,11 @@ mod results;
 mod retailgrid;
 mod routes;
 mod script;
+mod stream;
 
-pub use self::{faults::*, record::*, results::*, script::*};
+pub use self::{faults::*, record::*, results::*, script::*, stream::QueryDialect};
 #[allow(clippy::wildcard_imports)]
-use self::{job::*, omni::*, retailgrid::*, routes::*};
+use self::{job::*, omni::*, retailgrid::*, routes::*, stream::*};
 
 /// The Omni token of [`SimConfig::default`].
 pub const DEFAULT_OMNI_TOKEN: &str = "sim-omni-token";
@@ -348,6 +352,9 @@ pub struct SimConfig {
     /// answers the unfinished ones as running ([`RunningAnswer`]).
     /// Default [`DEFAULT_QUERY_RUN_WAIT`].
     pub query_run_wait: Duration,
+    /// Which of Omni's query contracts `query/wait` and `query/run` answer: the seeds'
+    /// JSON (the default) or the 2026-07-22 document's NDJSON stream ([`QueryDialect`]).
+    pub query_dialect: QueryDialect,
 }
 
 impl Default for SimConfig {
@@ -359,6 +366,7 @@ impl Default for SimConfig {
             retailgrid_rate_limit: None,
             long_poll_wait: DEFAULT_LONG_POLL_WAIT,
             query_run_wait: DEFAULT_QUERY_RUN_WAIT,
+            query_dialect: QueryDialect::Json,
         }
     }
 }
@@ -375,6 +383,7 @@ impl fmt::Debug for SimConfig {
             .field("retailgrid_rate_limit", &self.retailgrid_rate_limit)
             .field("long_poll_wait", &self.long_poll_wait)
             .field("query_run_wait", &self.query_run_wait)
+            .field("query_dialect", &self.query_dialect)
             .finish()
     }
 }

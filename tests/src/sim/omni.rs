@@ -271,6 +271,8 @@ pub(crate) fn ai_cancel(shared: &Shared, id: &str) -> Result<Response, Reject> {
 pub(crate) async fn query_run(shared: &Shared, body: Option<&[u8]>) -> Result<Response, Reject> {
     let fields = json_object(body)?;
     required(&fields, "query")?;
+    let stream = shared.config.query_dialect == QueryDialect::Ndjson
+        && fields.get("resultType").is_none_or(Value::is_null);
     let (jobs, answer) = {
         let mut state = shared.lock();
         let run = state
@@ -284,6 +286,9 @@ pub(crate) async fn query_run(shared: &Shared, body: Option<&[u8]>) -> Result<Re
             .collect();
         (jobs, run.running)
     };
+    if stream {
+        return Ok(ndjson_run(shared, jobs));
+    }
     let deadline = later(Instant::now(), shared.config.query_run_wait);
     loop {
         let now = Instant::now();
@@ -536,6 +541,9 @@ pub(crate) fn parse_job_ids(query: Option<&str>) -> Result<Vec<Uuid>, &'static s
 
 /// `GET /v1/query/wait`: see the module documentation.
 pub(crate) async fn wait_for_query(shared: &Shared, query: Option<&str>) -> Response {
+    if shared.config.query_dialect == QueryDialect::Ndjson {
+        return ndjson_wait(shared, query);
+    }
     let ids = match parse_job_ids(query) {
         Ok(ids) => ids,
         Err(detail) => return detail_error(StatusCode::BAD_REQUEST, detail),

@@ -12,6 +12,8 @@ fn client(base_url: &str) -> Client {
     Client::builder()
         .base_url(base_url)
         .bearer_token("omni-test-token-pages")
+        // The error test counts requests: no automatic retry of the 503.
+        .retry_policy(omni_sdk::RetryPolicy::none())
         .build()
         .unwrap()
 }

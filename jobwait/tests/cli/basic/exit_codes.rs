@@ -115,6 +115,44 @@ async fn failed_and_cancelled_jobs_exit_1_with_the_reason() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn omni_query_on_the_streamed_contract_names_every_failed_query() {
+    let sim = Simulator::start(SimConfig {
+        omni_token: OMNI_TOKEN.to_owned(),
+        query_dialect: sdk_tests::sim::QueryDialect::Ndjson,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator starts");
+    let ok = sim.add_query_job(JobScript::succeed_after(ms(100)));
+    let bad = sim.add_query_job(JobScript::fail_after(ms(150), "Syntax error in SQL"));
+    let cancelled = sim.add_query_job(JobScript::cancel_after(ms(150)));
+    let runs = run_all(vec![
+        cmd(&sim, "omni-query", &[ok, bad, cancelled], &[]),
+        cmd(&sim, "omni-query", &[ok], &[]),
+    ])
+    .await;
+    runs[0].assert_code(1);
+    let messages = runs[0].messages();
+    assert!(messages.contains("2 of 3 query jobs failed"), "{}", runs[0]);
+    assert!(
+        messages.contains(&format!(
+            "query job {bad} ended with status FAILED: Syntax error in SQL"
+        )),
+        "{}",
+        runs[0]
+    );
+    assert!(
+        messages.contains(&format!(
+            "query job {cancelled} ended with status CANCELLED"
+        )),
+        "{}",
+        runs[0]
+    );
+    assert!(!runs[0].stdout.contains("succeeded"), "{}", runs[0]);
+    runs[1].assert_code(0);
+}
+
 // ---------------------------------------------------------------------------------------
 // 2: usage and configuration errors, before any request
 

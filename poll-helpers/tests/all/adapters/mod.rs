@@ -160,4 +160,5 @@ fn two_ids() -> (Uuid, Uuid) {
 
 mod omni_jobs;
 mod omni_learning;
+mod omni_query_dialects;
 mod retailgrid_jobs;

@@ -392,7 +392,7 @@ async fn omni_ai_job_cancelled_is_a_failure_naming_who_cancelled() {
 // Omni query jobs (/v1/query/wait)
 // ---------------------------------------------------------------------------------------
 
-async fn query_wait<'a>(
+pub(super) async fn query_wait<'a>(
     server: &'a MockServer,
     ids: &[Uuid],
     times: Option<usize>,
