@@ -88,7 +88,7 @@ impl Inner {
 
     /// The longest a streamed body (a file download, an NDJSON answer) may go without a
     /// byte before its reader gives up: `ClientBuilder::stream_idle_timeout`, by default
-    /// [`DEFAULT_TIMEOUT`](crate::DEFAULT_TIMEOUT) (60 s). Readers of streams (such as
+    /// [`DEFAULT_TIMEOUT`] (60 s). Readers of streams (such as
     /// `poll-helpers`) apply it instead of a total timeout, so that a large file that
     /// keeps arriving is never cut off.
     ///
