@@ -115,16 +115,23 @@ fn unknown_ref_target() {
         MINIMAL_PATHS
     );
     let run = case(Spec::Retailgrid, doc.as_bytes(), false);
-    // The error names the file and the dangling pointer.
-    assert_fails_with(
-        &run,
-        "specs/retailgrid.yaml",
-        &["#/components/schemas/Nope"],
+    // Repaired, not refused: the dangling reference becomes an untyped value, with a
+    // warning naming the file and the pointer.
+    assert_eq!(run.code, Some(0), "{}", run.text());
+    assert!(
+        run.stderr.contains("specs/retailgrid.yaml")
+            && run
+                .stderr
+                .contains("#/components/schemas/Nope resolves nowhere"),
+        "{}",
+        run.text()
     );
+    let generated = String::from_utf8_lossy(&run.files[1]);
+    assert!(generated.contains("pub struct Thing"), "{generated}");
 }
 
 #[test]
-fn unknown_ref_target_in_one_operation_drops_only_that_operation() {
+fn unknown_ref_target_in_one_operation_is_untyped_and_the_operation_kept() {
     let doc = format!(
         "openapi: 3.0.3\ninfo: {{title: x, version: \"1\"}}\npaths:{}  /y:\n    get:\n      operationId: getY\n      responses:\n        \"200\":\n          description: ok\n          content:\n            application/json:\n              schema: {{$ref: \"#/components/schemas/Nope\"}}\ncomponents:\n  schemas:\n    Thing: {{type: object, properties: {{a: {{type: string}}}}}}\n",
         MINIMAL_PATHS
@@ -133,14 +140,14 @@ fn unknown_ref_target_in_one_operation_drops_only_that_operation() {
     assert_eq!(run.code, Some(0), "{}", run.text());
     assert!(
         run.stderr
-            .contains("warning: dropped operation getY (GET /y)")
-            && run.stderr.contains("#/components/schemas/Nope"),
+            .contains("#/components/schemas/Nope resolves nowhere; replaced by an untyped value"),
         "{}",
         run.text()
     );
     let generated = String::from_utf8_lossy(&run.files[1]);
     assert!(generated.contains("pub fn get_x("), "{generated}");
-    assert!(!generated.contains("pub fn get_y("), "{generated}");
+    assert!(generated.contains("pub fn get_y("), "{generated}");
+    assert!(!generated.contains("// Operations left out"), "{generated}");
 }
 
 #[test]
@@ -193,22 +200,20 @@ paths:
 ";
     let run = case(Spec::Retailgrid, doc, false);
     assert_eq!(run.code, Some(0), "{}", run.text());
-    let warnings: Vec<&str> = run
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("warning: dropped operation getThing (GET /"))
-        .collect();
-    assert_eq!(warnings.len(), 1, "exactly one is dropped:\n{}", run.text());
+    // The second is renamed (with a warning), and both are generated.
+    assert!(
+        run.stderr
+            .contains("getThing is used by an earlier operation; renamed"),
+        "{}",
+        run.text()
+    );
     let generated = String::from_utf8_lossy(&run.files[1]);
     assert_eq!(
-        generated.matches("pub fn get_thing(").count(),
-        1,
+        generated.matches("pub fn get_thing").count(),
+        2,
         "{generated}"
     );
-    assert!(
-        generated.contains("// Operations left out (1)"),
-        "{generated}"
-    );
+    assert!(!generated.contains("// Operations left out"), "{generated}");
 }
 
 #[test]
