@@ -539,6 +539,30 @@ pub(crate) fn parse_job_ids(query: Option<&str>) -> Result<Vec<Uuid>, &'static s
     Ok(ids)
 }
 
+/// The query jobs `ids` names, in order, or the first id that is not one. Shared by both
+/// dialects of `GET /v1/query/wait`.
+pub(crate) fn query_jobs(shared: &Shared, ids: &[Uuid]) -> Result<Vec<Arc<Job>>, Uuid> {
+    let state = shared.lock();
+    ids.iter()
+        .map(|id| {
+            state
+                .jobs
+                .get(id)
+                .filter(|job| job.kind == JobKind::Query)
+                .map(Arc::clone)
+                .ok_or(*id)
+        })
+        .collect()
+}
+
+/// The documented 404 for a job id that names no query job.
+pub(crate) fn query_not_found(id: Uuid) -> Response {
+    detail_error(
+        StatusCode::NOT_FOUND,
+        &format!("Job with id {id} does not exist"),
+    )
+}
+
 /// `GET /v1/query/wait`: see the module documentation.
 pub(crate) async fn wait_for_query(shared: &Shared, query: Option<&str>) -> Response {
     if shared.config.query_dialect == QueryDialect::Ndjson {
@@ -548,21 +572,9 @@ pub(crate) async fn wait_for_query(shared: &Shared, query: Option<&str>) -> Resp
         Ok(ids) => ids,
         Err(detail) => return detail_error(StatusCode::BAD_REQUEST, detail),
     };
-    let jobs: Vec<Arc<Job>> = {
-        let state = shared.lock();
-        let mut jobs = Vec::with_capacity(ids.len());
-        for id in &ids {
-            match state.jobs.get(id).filter(|job| job.kind == JobKind::Query) {
-                Some(job) => jobs.push(Arc::clone(job)),
-                None => {
-                    return detail_error(
-                        StatusCode::NOT_FOUND,
-                        &format!("Job with id {id} does not exist"),
-                    );
-                }
-            }
-        }
-        jobs
+    let jobs = match query_jobs(shared, &ids) {
+        Ok(jobs) => jobs,
+        Err(id) => return query_not_found(id),
     };
     let deadline = later(Instant::now(), shared.config.long_poll_wait);
     loop {

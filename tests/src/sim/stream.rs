@@ -149,21 +149,9 @@ pub(crate) fn ndjson_wait(shared: &Shared, query: Option<&str>) -> Response {
         Ok(ids) => ids,
         Err(detail) => return detail_error(StatusCode::BAD_REQUEST, detail),
     };
-    let jobs = {
-        let state = shared.lock();
-        let mut jobs = Vec::with_capacity(ids.len());
-        for id in &ids {
-            match state.jobs.get(id).filter(|job| job.kind == JobKind::Query) {
-                Some(job) => jobs.push(Arc::clone(job)),
-                None => {
-                    return detail_error(
-                        StatusCode::NOT_FOUND,
-                        &format!("Job with id {id} does not exist"),
-                    );
-                }
-            }
-        }
-        jobs
+    let jobs = match query_jobs(shared, &ids) {
+        Ok(jobs) => jobs,
+        Err(id) => return query_not_found(id),
     };
     let deadline = later(Instant::now(), shared.config.long_poll_wait);
     ndjson_response(None, jobs, shared.result_base64.clone(), deadline)
