@@ -7,6 +7,11 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+#[cfg(feature = "redis")]
+mod remote;
+#[cfg(feature = "redis")]
+pub use remote::RateBudgetError;
+
 /// A request budget shared by any number of pollers: together they never send more than
 /// `limit` requests in any window of length `per`.
 ///
@@ -42,6 +47,13 @@ use tokio::time::Instant;
 ///
 /// Time is tokio's: under `tokio::time::pause()` the budget runs on virtual time.
 ///
+/// # Across processes and machines
+///
+/// A budget made with `RateBudget::redis` (feature `redis`) is held in Redis: every
+/// process on every machine that uses the same Redis, key and credential shares it (see
+/// there). The order above still decides who, within each process, gets that process's
+/// next admission.
+///
 /// ```
 /// use poll_helpers::RateBudget;
 /// // Omni allows 60 requests per minute per API key.
@@ -57,6 +69,9 @@ pub struct RateBudget {
 struct Inner {
     limit: u32,
     per: Duration,
+    /// Held in Redis, with a local fallback; `None`: this process only.
+    #[cfg(feature = "redis")]
+    remote: Option<remote::Remote>,
     /// Time between two admissions in steady state.
     interval: Duration,
     /// How far ahead of its theoretical arrival time a request may go (the burst).
@@ -69,6 +84,13 @@ struct State {
     /// The GCRA's theoretical arrival time of the next request.
     tat: Instant,
     cool_until: Option<Instant>,
+    /// Redis said: nothing before then.
+    remote_wait_until: Option<Instant>,
+    /// The request whose admission is being asked of Redis (at most one per process).
+    in_flight: Option<u64>,
+    /// The GCRA of the fallback budget used while Redis is away.
+    #[cfg(feature = "redis")]
+    fallback_tat: Instant,
     next_seq: u64,
     queue: Vec<Entry>,
 }
@@ -120,10 +142,17 @@ impl std::fmt::Display for NoRoom {
 
 impl std::fmt::Debug for RateBudget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RateBudget")
-            .field("limit", &self.inner.limit)
-            .field("per", &self.inner.per)
-            .finish_non_exhaustive()
+        let mut d = f.debug_struct("RateBudget");
+        d.field("limit", &self.inner.limit)
+            .field("per", &self.inner.per);
+        #[cfg(feature = "redis")]
+        if let Some(remote) = &self.inner.remote {
+            // The URL is redacted; the key holds a fingerprint, never a token.
+            d.field("redis", &remote.server.url())
+                .field("key", &remote.keys.tat)
+                .field("expected_sharers", &remote.sharers);
+        }
+        d.finish_non_exhaustive()
     }
 }
 
@@ -135,30 +164,17 @@ impl RateBudget {
     /// let budget = poll_helpers::RateBudget::new(20, std::time::Duration::from_secs(2));
     /// ```
     pub fn new(limit: u32, per: Duration) -> Self {
-        let limit = limit.max(1);
-        // governor counts nanoseconds in a u64 (584 years) and panics past it.
-        let per = per.clamp(
-            Duration::from_millis(1),
-            Duration::from_secs(500 * 31_557_600),
-        );
-        let burst = (limit / 10).max(1);
-        let refills = limit - burst;
-        // With a refill every `per / refills`, a window of `per` holds `burst + refills`.
-        // For limit 1: one request, then one per `per`.
-        let interval = if refills == 0 { per } else { per / refills };
-        let interval = interval.max(Duration::from_nanos(1));
+        let (limit, per) = clamp(limit, per);
+        let (interval, tolerance) = gcra(limit, per);
         Self {
             inner: Arc::new(Inner {
                 limit,
                 per,
+                #[cfg(feature = "redis")]
+                remote: None,
                 interval,
-                tolerance: interval.saturating_mul(burst - 1),
-                state: Mutex::new(State {
-                    tat: Instant::now(),
-                    cool_until: None,
-                    next_seq: 0,
-                    queue: Vec::new(),
-                }),
+                tolerance,
+                state: Mutex::new(State::new()),
             }),
         }
     }
@@ -170,6 +186,157 @@ impl RateBudget {
     /// ```
     pub fn per_minute(n: u32) -> Self {
         Self::new(n, Duration::from_secs(60))
+    }
+
+    /// A budget held in Redis at `url`, shared by every process on every machine that
+    /// uses the same Redis, `key` and credential: together they never send more than
+    /// `limit` requests in any window of `per` (the same GCRA as [`RateBudget::new`]).
+    ///
+    /// Why: a rate limit per API key (Omni's 60 per minute) is shared by everything that
+    /// holds the key: every CI runner, every replica of a service. A budget in one process
+    /// paces that process only; eight runners pacing themselves each to 60 per minute send
+    /// 480. Redis is an engine such fleets already run.
+    ///
+    /// - **Synchronous and lazy**: nothing connects until the first request; `Err` only
+    ///   for a URL that is not `redis://`, `rediss://` (TLS, with the system's root
+    ///   certificates) or `redis+unix://`.
+    /// - **Exact across processes**: each admission is one Lua script that reads the
+    ///   theoretical arrival time, decides and writes it back atomically, on the server's
+    ///   clock (clients send durations only, so skewed clocks do not matter). A 429's
+    ///   [`cool_down`](Self::cool_down) is stored in Redis too, for every sharer.
+    /// - **Keys**: `rate-budget:{<key>:<fingerprint>}:tat` and `…:cool`, where the
+    ///   fingerprint is the credential's (see [`for_credential`](Self::for_credential);
+    ///   the Omni adapters add it through [`omni::set_shared_budget`]) and never the
+    ///   token; both keys share a hash tag, for Redis Cluster. Braces in `key` become `_`.
+    /// - **Faults**: when Redis is unreachable, slower than 1 s, or holds a foreign value
+    ///   under the key, no wait hangs or stops: the budget falls back to a local one at
+    ///   `limit / sharers` per `per` (sharers: [`expected_sharers`](Self::expected_sharers),
+    ///   default 8), logs one warning per outage (an error per foreign value, naming the
+    ///   key), and asks Redis again every 2 s. Why 8 by default: a fleet no larger than
+    ///   the assumed count stays within the limit during an outage; a larger one risks
+    ///   429s (which still cool its processes down), a smaller one only waits longer.
+    ///   Set it to the size of your fleet.
+    ///
+    /// The URL's password is never logged: messages show it as `***`.
+    ///
+    /// [`omni::set_shared_budget`]: https://docs.rs/poll-helpers/latest/poll_helpers/omni/fn.set_shared_budget.html
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use poll_helpers::RateBudget;
+    /// // Nothing connects yet: the first acquire does.
+    /// let fleet = RateBudget::redis("redis://127.0.0.1:6379", "omni", 60, Duration::from_secs(60))?
+    ///     .expected_sharers(4);
+    /// assert_eq!(fleet.limit(), 60);
+    /// assert!(RateBudget::redis("http://127.0.0.1:6379", "omni", 60, Duration::from_secs(60)).is_err());
+    /// # Ok::<(), poll_helpers::RateBudgetError>(())
+    /// ```
+    #[cfg(feature = "redis")]
+    pub fn redis(url: &str, key: &str, limit: u32, per: Duration) -> Result<Self, RateBudgetError> {
+        let server = remote::Server::open(url)?;
+        Ok(Self::held_in(
+            server,
+            key,
+            remote::Keys::new(key, None),
+            limit,
+            per,
+            remote::DEFAULT_SHARERS,
+        ))
+    }
+
+    #[cfg(feature = "redis")]
+    fn held_in(
+        server: Arc<remote::Server>,
+        namespace: &str,
+        keys: remote::Keys,
+        limit: u32,
+        per: Duration,
+        sharers: u32,
+    ) -> Self {
+        let (limit, per) = clamp(limit, per);
+        let (interval, tolerance) = gcra(limit, per);
+        let sharers = sharers.max(1);
+        Self {
+            inner: Arc::new(Inner {
+                limit,
+                per,
+                remote: Some(remote::Remote {
+                    server,
+                    namespace: namespace.to_owned(),
+                    keys,
+                    sharers,
+                    fallback: gcra(limit / sharers, per),
+                }),
+                interval,
+                tolerance,
+                state: Mutex::new(State::new()),
+            }),
+        }
+    }
+
+    /// The budget of one credential: for a budget held in Redis, a budget under the same
+    /// Redis and key whose Redis keys add `fingerprint` (use the client's
+    /// `credential_fingerprint()`, an HMAC of base URL and secret that every process
+    /// computes alike; never pass the token itself); a budget of this process only is
+    /// returned as is (you chose to share it).
+    ///
+    /// Why: one Redis key per credential, so that two API keys do not share a budget,
+    /// while every process holding the same key does.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use poll_helpers::RateBudget;
+    /// let fleet = RateBudget::redis("redis://127.0.0.1:6379", "omni", 60, Duration::from_secs(60))?;
+    /// let client = omni_sdk::Client::builder()
+    ///     .base_url("https://acme.omniapp.co/api")
+    ///     .bearer_token("t")
+    ///     .build()
+    ///     .unwrap();
+    /// let fingerprint = progenitor_client::ClientInfo::inner(&client).credential_fingerprint();
+    /// let mine = fleet.for_credential(fingerprint);
+    /// assert!(!mine.same_budget(&fleet));
+    /// # Ok::<(), poll_helpers::RateBudgetError>(())
+    /// ```
+    #[cfg(feature = "redis")]
+    pub fn for_credential(&self, fingerprint: &str) -> Self {
+        match &self.inner.remote {
+            Some(remote) => Self::held_in(
+                Arc::clone(&remote.server),
+                &remote.namespace,
+                remote::Keys::new(&remote.namespace, Some(fingerprint)),
+                self.inner.limit,
+                self.inner.per,
+                remote.sharers,
+            ),
+            None => self.clone(),
+        }
+    }
+
+    /// For a budget held in Redis: how many processes are expected to share its key, so
+    /// that each falls back to `limit / sharers` per `per` while Redis is away (at least
+    /// one request per `per`). Default 8. Returns a new budget (call it before cloning);
+    /// no effect on a budget of this process only.
+    ///
+    /// ```
+    /// let fleet = poll_helpers::RateBudget::redis(
+    ///     "redis://127.0.0.1:6379", "omni", 60, std::time::Duration::from_secs(60),
+    /// )?
+    /// .expected_sharers(3); // three CI runners share the key
+    /// # Ok::<(), poll_helpers::RateBudgetError>(())
+    /// ```
+    #[cfg(feature = "redis")]
+    pub fn expected_sharers(self, sharers: u32) -> Self {
+        match &self.inner.remote {
+            Some(remote) => Self::held_in(
+                Arc::clone(&remote.server),
+                &remote.namespace,
+                remote.keys.clone(),
+                self.inner.limit,
+                self.inner.per,
+                sharers,
+            ),
+            None => self,
+        }
     }
 
     /// The budget's `limit`.
@@ -288,6 +455,13 @@ impl RateBudget {
                         }
                     }
                     Step::Wait => notify.notified().await,
+                    #[cfg(feature = "redis")]
+                    Step::AskRemote => {
+                        if self.ask_remote(seq).await {
+                            queued.seq = u64::MAX;
+                            return;
+                        }
+                    }
                 }
             }
         };
@@ -322,31 +496,101 @@ impl RateBudget {
             }
             return Step::Wait;
         }
+        if state.in_flight.is_some() {
+            // Redis is deciding on an earlier turn; its answer wakes the next.
+            return Step::Wait;
+        }
         let free = self.next_free(&state, now);
         if free > now {
             return Step::SleepUntil(free);
         }
-        state.tat = state.tat.max(now) + self.inner.interval;
-        state.queue.retain(|e| e.seq != seq);
-        if let Some(next) = choose(&state.queue, now, self.inner.interval)
-            && let Some(e) = state.queue.iter().find(|e| e.seq == next)
-        {
-            e.notify.notify_one();
+        #[cfg(feature = "redis")]
+        if let Some(remote) = &self.inner.remote {
+            if remote.server.usable(now) {
+                state.in_flight = Some(seq);
+                return Step::AskRemote;
+            }
+            // Redis is away: the fallback budget (a share of the limit) decides.
+            let (interval, tolerance) = remote.fallback;
+            let allowed = state
+                .fallback_tat
+                .checked_sub(tolerance)
+                .unwrap_or(now)
+                .max(now);
+            if allowed > now {
+                return Step::SleepUntil(allowed);
+            }
+            state.fallback_tat = state.fallback_tat.max(now) + interval;
         }
+        self.take(&mut state, seq, now);
         Step::Taken
     }
 
-    /// The earliest instant a request may be sent: the GCRA's and the cool-down's.
-    fn next_free(&self, state: &State, now: Instant) -> Instant {
-        let gcra = state
-            .tat
-            .checked_sub(self.inner.tolerance)
-            .unwrap_or(now)
-            .max(now);
-        match state.cool_until {
-            Some(until) if until > gcra => until,
-            _ => gcra,
+    /// Records the admission of `seq` and passes the turn on.
+    fn take(&self, state: &mut State, seq: u64, now: Instant) {
+        state.tat = state.tat.max(now) + self.inner.interval;
+        state.queue.retain(|e| e.seq != seq);
+        pass_turn(state, now, self.inner.interval);
+    }
+
+    /// Asks Redis to admit `seq` (marked in flight by `try_take`); `true` when admitted.
+    /// Otherwise the budget waits as Redis says, or (Redis away) falls back, and the
+    /// caller's loop decides again.
+    #[cfg(feature = "redis")]
+    async fn ask_remote(&self, seq: u64) -> bool {
+        let Some(remote) = &self.inner.remote else {
+            return false;
+        };
+        let answer = remote
+            .server
+            .acquire(&remote.keys, self.inner.interval, self.inner.tolerance)
+            .await;
+        let mut state = self.lock();
+        let now = Instant::now();
+        state.in_flight = None;
+        match answer {
+            remote::Answer::Admitted => {
+                self.take(&mut state, seq, now);
+                true
+            }
+            remote::Answer::RetryIn(wait) => {
+                state.remote_wait_until = Some(crate::poller::far_add(now, wait));
+                pass_turn(&state, now, self.inner.interval);
+                false
+            }
+            remote::Answer::Unavailable => {
+                // The fallback starts fresh when Redis goes away.
+                if state.fallback_tat < now {
+                    state.fallback_tat = now;
+                }
+                pass_turn(&state, now, self.inner.interval);
+                false
+            }
         }
+    }
+
+    /// The earliest instant a request may be sent: the GCRA's (this process's, when the
+    /// budget is not held in Redis), the cool-down's and the one Redis gave.
+    fn next_free(&self, state: &State, now: Instant) -> Instant {
+        let mut free = now;
+        #[cfg(feature = "redis")]
+        let local = self.inner.remote.is_none();
+        #[cfg(not(feature = "redis"))]
+        let local = true;
+        if local {
+            free = state
+                .tat
+                .checked_sub(self.inner.tolerance)
+                .unwrap_or(now)
+                .max(now);
+        }
+        for until in [state.cool_until, state.remote_wait_until]
+            .into_iter()
+            .flatten()
+        {
+            free = free.max(until);
+        }
+        free
     }
 
     /// Stops every poller sharing this budget from sending until `now + wait` (what a 429's
@@ -361,10 +605,22 @@ impl RateBudget {
     /// ```
     pub fn cool_down(&self, wait: Duration) {
         let until = crate::poller::far_add(Instant::now(), wait);
-        let mut state = self.lock();
-        match state.cool_until {
-            Some(existing) if existing >= until => {}
-            _ => state.cool_until = Some(until),
+        {
+            let mut state = self.lock();
+            match state.cool_until {
+                Some(existing) if existing >= until => {}
+                _ => state.cool_until = Some(until),
+            }
+        }
+        // Every sharer of a Redis budget cools down too (best effort, in the background:
+        // this method does not wait for Redis).
+        #[cfg(feature = "redis")]
+        if let Some(remote) = &self.inner.remote
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let server = Arc::clone(&remote.server);
+            let keys = remote.keys.clone();
+            runtime.spawn(async move { server.cool_down(&keys, wait).await });
         }
     }
 
@@ -394,6 +650,50 @@ enum Step {
     Taken,
     SleepUntil(Instant),
     Wait,
+    /// Redis decides: ask it (the request is marked in flight).
+    #[cfg(feature = "redis")]
+    AskRemote,
+}
+
+impl State {
+    fn new() -> Self {
+        let now = Instant::now();
+        Self {
+            tat: now,
+            cool_until: None,
+            remote_wait_until: None,
+            in_flight: None,
+            #[cfg(feature = "redis")]
+            fallback_tat: now,
+            next_seq: 0,
+            queue: Vec::new(),
+        }
+    }
+}
+
+/// `limit` and `per` as the budget uses them: a `limit` of 0 is 1, `per` within 1 ms and
+/// 500 years (so that instants and nanosecond counts never overflow).
+fn clamp(limit: u32, per: Duration) -> (u32, Duration) {
+    (
+        limit.max(1),
+        per.clamp(
+            Duration::from_millis(1),
+            Duration::from_secs(500 * 31_557_600),
+        ),
+    )
+}
+
+/// The GCRA's `(interval, tolerance)` for at most `limit` requests in any window of `per`:
+/// a burst of `b = max(1, limit / 10)`, then one request every `per / (limit − b)` (see
+/// the type's documentation).
+fn gcra(limit: u32, per: Duration) -> (Duration, Duration) {
+    let burst = (limit / 10).max(1);
+    let refills = limit - burst;
+    // With a refill every `per / refills`, a window of `per` holds `burst + refills`.
+    // For limit 1: one request, then one per `per`.
+    let interval = if refills == 0 { per } else { per / refills };
+    let interval = interval.max(Duration::from_nanos(1));
+    (interval, interval.saturating_mul(burst - 1))
 }
 
 /// Whose turn it is at `now` (see the type's documentation), by `seq`.
@@ -437,10 +737,20 @@ impl Drop for Queued<'_> {
         }
         let mut state = self.budget.lock();
         state.queue.retain(|e| e.seq != self.seq);
-        if let Some(next) = choose(&state.queue, Instant::now(), self.budget.inner.interval)
-            && let Some(e) = state.queue.iter().find(|e| e.seq == next)
-        {
-            e.notify.notify_one();
+        if state.in_flight == Some(self.seq) {
+            // Dropped while Redis decided: whatever it admitted goes unused (the cautious
+            // side), and the next turn may ask.
+            state.in_flight = None;
         }
+        pass_turn(&state, Instant::now(), self.budget.inner.interval);
+    }
+}
+
+/// Wakes whoever's turn it is now.
+fn pass_turn(state: &State, now: Instant, interval: Duration) {
+    if let Some(next) = choose(&state.queue, now, interval)
+        && let Some(e) = state.queue.iter().find(|e| e.seq == next)
+    {
+        e.notify.notify_one();
     }
 }

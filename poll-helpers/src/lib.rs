@@ -64,6 +64,8 @@ mod sdk_error;
 mod snapshot;
 
 pub use budget::RateBudget;
+#[cfg(feature = "redis")]
+pub use budget::RateBudgetError;
 pub use error::{FetchError, FetchErrorKind, PollError};
 pub use learn::DurationModel;
 pub use policy::{PolicyError, PollPolicy};

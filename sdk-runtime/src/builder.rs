@@ -11,7 +11,7 @@ use crate::config::{
     base_url_hint, basic_header, env_var, validate_base_url, validate_instance,
 };
 use crate::credentials::{CredentialProvider, CredentialSource, DynProvider, Scheme};
-use crate::hooks::{Inner, credential_key};
+use crate::hooks::{Inner, credential_fingerprint, credential_key};
 use crate::retry::RetryPolicy;
 
 /// A credential provider as the builder keeps it, and whether it gives an API key.
@@ -609,22 +609,25 @@ impl<C: GeneratedClient> ClientBuilder<C> {
         headers.insert(header::USER_AGENT, user_agent);
 
         let query_secret = inner.query_key.as_ref().map(|(_, Token(k))| k.as_bytes());
-        inner.credential_key = credential_key(
-            &base_url,
-            &[
-                headers
-                    .get(header::AUTHORIZATION)
-                    .map_or(&b""[..], HeaderValue::as_bytes),
-                query_secret.unwrap_or_default(),
-                // An API key in a header of its own.
-                &headers
-                    .iter()
-                    .filter(|(name, value)| *name != header::AUTHORIZATION && value.is_sensitive())
-                    .flat_map(|(_, value)| value.as_bytes().iter().copied())
-                    .collect::<Vec<u8>>(),
-                &provider_id,
-            ],
-        );
+        // An API key in a header of its own.
+        let header_key: Vec<u8> = headers
+            .iter()
+            .filter(|(name, value)| *name != header::AUTHORIZATION && value.is_sensitive())
+            .flat_map(|(_, value)| value.as_bytes().iter().copied())
+            .collect();
+        let secrets: [&[u8]; 3] = [
+            headers
+                .get(header::AUTHORIZATION)
+                .map_or(&b""[..], HeaderValue::as_bytes),
+            query_secret.unwrap_or_default(),
+            &header_key,
+        ];
+        let [authorization, query, header_key] = secrets;
+        inner.credential_key =
+            credential_key(&base_url, &[authorization, query, header_key, &provider_id]);
+        // The provider's id is per process: a fingerprint shared across processes cannot
+        // include it (see `Inner::credential_fingerprint`).
+        inner.credential_fingerprint = credential_fingerprint(&base_url, &secrets);
         let http = reqwest::Client::builder()
             .default_headers(headers)
             .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))

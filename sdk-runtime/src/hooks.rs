@@ -26,6 +26,8 @@ const MAX_ERROR_TEXT: usize = 2048;
 pub struct Inner {
     pub(crate) query_key: Option<(&'static str, Token)>,
     pub(crate) credential_key: u64,
+    /// `credential_fingerprint`: hex, stable across processes.
+    pub(crate) credential_fingerprint: String,
     pub(crate) retry: RetryPolicy,
     /// The client's request timeout: the time budget of a request and its retries when
     /// the operation sets none.
@@ -44,6 +46,7 @@ impl Default for Inner {
         Self {
             query_key: None,
             credential_key: 0,
+            credential_fingerprint: credential_fingerprint("", &[]),
             retry: RetryPolicy::default(),
             timeout: DEFAULT_TIMEOUT,
             credentials: None,
@@ -70,6 +73,28 @@ impl Inner {
     /// ```
     pub fn credential_key(&self) -> u64 {
         self.credential_key
+    }
+
+    /// A name for "this credential at this base URL" that is the same in every process on
+    /// every machine: 32 hex digits of an HMAC-SHA256 over the base URL and the secrets the
+    /// client sends, keyed with a fixed domain string.
+    ///
+    /// Why: a rate limit per API key is shared by every process that uses the key, so a
+    /// budget held outside the process (poll-helpers' Redis budget) needs a key that all
+    /// of them compute alike, and that never contains the token: the HMAC cannot be
+    /// reversed and names nothing but itself. [`credential_key`](Self::credential_key),
+    /// keyed with a random per-process secret, cannot serve (it differs between processes).
+    /// A client whose token comes from a credential provider has no fixed secret: its
+    /// fingerprint covers the base URL (and any fixed key) only, so every such client of
+    /// one base URL shares one fingerprint: the cautious side of a shared limit.
+    ///
+    /// ```
+    /// let a = sdk_runtime::Inner::default().credential_fingerprint().to_owned();
+    /// assert_eq!(a.len(), 32);
+    /// assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+    /// ```
+    pub fn credential_fingerprint(&self) -> &str {
+        &self.credential_fingerprint
     }
 
     /// The request timeout set for `operation` (its operationId in snake case, the
@@ -316,6 +341,36 @@ async fn finish(
     json_error_body(response).await.map_err(strip)
 }
 
+/// The HMAC key of [`Inner::credential_fingerprint`]: fixed, so that every process and
+/// machine computes the same fingerprint for one credential. Changing it changes every
+/// fingerprint (and so every Redis budget key): it names its version.
+const FINGERPRINT_DOMAIN: &[u8] = b"sdk-runtime credential fingerprint v1";
+
+/// [`Inner::credential_fingerprint`] of `base_url` and `secrets`.
+pub(crate) fn credential_fingerprint(base_url: &str, secrets: &[&[u8]]) -> String {
+    use hmac::Mac;
+    use std::fmt::Write;
+    // A key of any length is accepted by HMAC: `new_from_slice` cannot fail here.
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(FINGERPRINT_DOMAIN) else {
+        return String::new();
+    };
+    let mut field = |bytes: &[u8]| {
+        // Length-prefixed, so that no two lists of fields give the same input.
+        mac.update(&(bytes.len() as u64).to_be_bytes());
+        mac.update(bytes);
+    };
+    field(base_url.trim_end_matches('/').as_bytes());
+    for secret in secrets {
+        field(secret);
+    }
+    mac.finalize().into_bytes()[..16]
+        .iter()
+        .fold(String::with_capacity(32), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
+}
+
 /// Keyed hash of what identifies a credential: the base URL and every secret sent.
 pub(crate) fn credential_key(base_url: &str, secrets: &[&[u8]]) -> u64 {
     use std::hash::{BuildHasher, Hash, Hasher};
@@ -475,6 +530,26 @@ mod tests {
         let mut required = url("a=1");
         encode_json_query(&mut required, "ids", true);
         assert_eq!(required.query(), Some("a=1&ids=%5B%5D"));
+    }
+
+    #[test]
+    fn credential_fingerprints_are_stable_and_follow_base_url_and_secrets_only() {
+        let a = credential_fingerprint("https://h/api", &[b"Bearer t"]);
+        // Fixed: another process or machine computes the same (this value is the key's
+        // name in every shared Redis budget; changing it splits fleets mid-upgrade).
+        // Computed independently: Python's hmac over the same length-prefixed fields.
+        assert_eq!(a, "48d4cef37383e7eb80fb8c2515a08bf1");
+        assert_eq!(a, credential_fingerprint("https://h/api/", &[b"Bearer t"]));
+        assert_ne!(a, credential_fingerprint("https://h/api", &[b"Bearer u"]));
+        assert_ne!(
+            a,
+            credential_fingerprint("https://other/api", &[b"Bearer t"])
+        );
+        // Field boundaries count: ("ab", "") is not ("a", "b").
+        assert_ne!(
+            credential_fingerprint("x", &[b"ab", b""]),
+            credential_fingerprint("x", &[b"a", b"b"])
+        );
     }
 
     #[test]

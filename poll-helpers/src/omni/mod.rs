@@ -56,7 +56,7 @@ pub use workflows::{
     AiAnswer, Download, SchemaRefresh, ask_ai, cancel_ai_job, download_dashboard, refresh_schema,
 };
 
-pub use budget::{RATE_LIMIT_PER_MINUTE, shared_budget};
+pub use budget::{RATE_LIMIT_PER_MINUTE, set_shared_budget, shared_budget};
 pub use learned::{JobKind, duration_model, prior};
 
 /// Omni's floor: never more than one request per second per job.
