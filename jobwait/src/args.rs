@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 const AFTER_HELP: &str = "\
 Tokens come only from the environment (flags show up in `ps` and shell history):
-  OMNI_API_TOKEN, RETAILGRID_API_TOKEN
+  OMNI_API_TOKEN, RETAILGRID_API_TOKEN; a Redis URL with a password: JOBWAIT_RATE_BUDGET_URL
 Base URLs: --base-url, or OMNI_BASE_URL / OMNI_INSTANCE, RETAILGRID_BASE_URL.
 
 Waiting for a job that already exists: omni-job, omni-ai, omni-query, retailgrid.
@@ -22,7 +22,8 @@ request is sent once: a timeout or 5xx on it exits 4 (a retry could start a seco
 only a 429 is retried.
 
 Several job ids (omni-job, omni-ai, retailgrid): all are waited for at once, sharing one
-rate budget (--rate-limit, else Omni's 60 per minute per token); one final line per job
+rate budget (--rate-limit, else Omni's 60 per minute per token; with --rate-budget-url,
+shared through Redis with every jobwait using that token); one final line per job
 (with --json, each \"done\" line has its \"job_id\"), then a summary line. The exit code is
 the first of 2, 4, 1, 3 that any job ended with, else 0.
 
@@ -41,6 +42,7 @@ Examples:
   OMNI_API_TOKEN=... jobwait omni-job 4e6953a9-a71b-4c0b-8b63-a9ea308f6aaf --instance blobsrus --timeout 10m
   jobwait retailgrid 4e6953a9-a71b-4c0b-8b63-a9ea308f6aaf --json | jq -c .
   jobwait retailgrid 4e6953a9-a71b-4c0b-8b63-a9ea308f6aaf 0c3e2f4e-5d1b-4c8e-9a7f-2b6d8e1f3a5c --rate-limit 10/1s
+  JOBWAIT_RATE_BUDGET_URL=redis://:pw@cache:6379 jobwait omni-job 4e6953a9-a71b-4c0b-8b63-a9ea308f6aaf 0c3e2f4e-5d1b-4c8e-9a7f-2b6d8e1f3a5c
   jobwait omni-query 4e6953a9-a71b-4c0b-8b63-a9ea308f6aaf --output results/ --format json
   jobwait omni-refresh 770e8400-e29b-41d4-a716-446655440002 --branch 880e8400-e29b-41d4-a716-446655440003
   jobwait omni-run-query --body query.json --output results/
@@ -283,6 +285,11 @@ pub(crate) struct PolicyArgs {
     /// 60/1m per Omni token, Omni's limit; no limit for Retailgrid).
     #[arg(long, global = true, value_name = "N/DURATION", value_parser = parse_rate_limit)]
     pub(crate) rate_limit: Option<RateLimit>,
+    /// Share the rate budget (--rate-limit, else Omni's 60/1m) with every jobwait on any
+    /// machine using this Redis, e.g. redis://cache:6379/0 (or JOBWAIT_RATE_BUDGET_URL; a
+    /// URL with a password only through that variable). Retailgrid needs --rate-limit.
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) rate_budget_url: Option<String>,
 }
 
 /// `--rate-limit N/DURATION`: at most `requests` requests in any window of `per`.

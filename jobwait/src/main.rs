@@ -19,6 +19,7 @@
 //! `--output DIR`.
 
 mod args;
+mod budget;
 mod many;
 mod report;
 mod results;
@@ -29,9 +30,10 @@ use std::time::Duration;
 
 use clap::Parser;
 use futures_util::StreamExt;
-use poll_helpers::{PollError, PollPolicy, Poller, RateBudget, Snapshot, omni, retailgrid};
+use poll_helpers::{PollError, PollPolicy, Poller, Snapshot, omni, retailgrid};
 
 use crate::args::{Cli, Command, Connection};
+use crate::budget::with_rate_limit;
 use crate::report::{Describe, Outcome, Reporter};
 
 /// Exit codes, also listed in `--help`.
@@ -130,22 +132,6 @@ fn init_tracing() {
         .try_init();
 }
 
-/// The budget of `--rate-limit`, shared by every wait of this process (set once, before
-/// any request).
-static RATE_LIMIT: std::sync::OnceLock<RateBudget> = std::sync::OnceLock::new();
-
-/// `poller`, drawing from the `--rate-limit` budget if one was given (else from its
-/// adapter's default: Omni's 60 per minute per token, nothing for Retailgrid).
-pub(crate) fn with_rate_limit<'a, T>(poller: Poller<'a, T>) -> Poller<'a, T>
-where
-    T: Snapshot + Clone + Send + 'a,
-{
-    match RATE_LIMIT.get() {
-        Some(budget) => poller.rate_budget(budget.clone()),
-        None => poller,
-    }
-}
-
 pub(crate) fn usage_error(message: impl std::fmt::Display) -> u8 {
     eprintln!("error: {message}");
     exit::USAGE
@@ -160,8 +146,12 @@ async fn run(cli: Cli) -> u8 {
     if let Err(e) = policy.validate() {
         return usage_error(format!("invalid polling options: {e}"));
     }
-    if let Some(limit) = cli.policy.rate_limit {
-        let _ = RATE_LIMIT.set(RateBudget::new(limit.requests, limit.per));
+    let api = match cli.command {
+        Command::Retailgrid { .. } => budget::Api::Retailgrid,
+        _ => budget::Api::Omni,
+    };
+    if let Err(e) = budget::configure(&cli.policy, api) {
+        return usage_error(e);
     }
     let mut reporter = Reporter::new(cli.output.json);
     match &cli.command {
@@ -334,7 +324,9 @@ pub(crate) fn omni_client_with_timeout(
     } else if let Some(instance) = &connection.instance {
         builder = builder.instance(instance.clone());
     }
-    builder.timeout(timeout).from_env().map_err(usage_error)
+    let client = builder.timeout(timeout).from_env().map_err(usage_error)?;
+    budget::bind_omni(&client);
+    Ok(client)
 }
 
 fn retailgrid_client(base_url: Option<&str>) -> Result<retailgrid_sdk::Client, u8> {
@@ -342,7 +334,9 @@ fn retailgrid_client(base_url: Option<&str>) -> Result<retailgrid_sdk::Client, u
     if let Some(url) = base_url {
         builder = builder.base_url(url);
     }
-    builder.from_env().map_err(usage_error)
+    let client = builder.from_env().map_err(usage_error)?;
+    budget::bind_retailgrid(&client);
+    Ok(client)
 }
 
 /// How a wait ended: what to report, the exit code, and the last snapshot seen.

@@ -7,8 +7,9 @@ use futures_util::stream::{self, BoxStream};
 use poll_helpers::{PollError, PollEvent, Poller, Snapshot};
 use uuid::Uuid;
 
+use crate::budget::with_rate_limit;
 use crate::report::{Describe, Outcome, Reporter, Summary};
-use crate::{ending, exit, interrupted, with_rate_limit};
+use crate::{ending, exit, interrupted};
 
 /// One item of the merged streams: job number `i`'s next event, its error, or the end of
 /// its stream (`None`).

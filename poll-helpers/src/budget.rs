@@ -237,7 +237,7 @@ impl RateBudget {
         Ok(Self::held_in(
             server,
             key,
-            remote::Keys::new(key, None),
+            None,
             limit,
             per,
             remote::DEFAULT_SHARERS,
@@ -248,7 +248,7 @@ impl RateBudget {
     fn held_in(
         server: Arc<remote::Server>,
         namespace: &str,
-        keys: remote::Keys,
+        fingerprint: Option<&str>,
         limit: u32,
         per: Duration,
         sharers: u32,
@@ -263,7 +263,8 @@ impl RateBudget {
                 remote: Some(remote::Remote {
                     server,
                     namespace: namespace.to_owned(),
-                    keys,
+                    keys: remote::Keys::new(namespace, fingerprint),
+                    fingerprint: fingerprint.map(str::to_owned),
                     sharers,
                     fallback: gcra(limit / sharers, per),
                 }),
@@ -274,42 +275,44 @@ impl RateBudget {
         }
     }
 
-    /// The budget of one credential: for a budget held in Redis, a budget under the same
-    /// Redis and key whose Redis keys add `fingerprint` (use the client's
-    /// `credential_fingerprint()`, an HMAC of base URL and secret that every process
-    /// computes alike; never pass the token itself); a budget of this process only is
-    /// returned as is (you chose to share it).
+    /// The budget of one credential. For a budget held in Redis (`RateBudget::redis`,
+    /// feature `redis`): a budget under the same Redis and key whose Redis keys add
+    /// `fingerprint` (pass the client's `credential_fingerprint()`, an HMAC of base URL and
+    /// secret that every process computes alike; never the token itself), or `self` when
+    /// it already is that credential's. A budget of this process only is returned as is:
+    /// you chose what shares it.
     ///
     /// Why: one Redis key per credential, so that two API keys do not share a budget,
     /// while every process holding the same key does.
     ///
     /// ```
-    /// use std::time::Duration;
     /// use poll_helpers::RateBudget;
-    /// let fleet = RateBudget::redis("redis://127.0.0.1:6379", "omni", 60, Duration::from_secs(60))?;
     /// let client = omni_sdk::Client::builder()
     ///     .base_url("https://acme.omniapp.co/api")
     ///     .bearer_token("t")
     ///     .build()
     ///     .unwrap();
     /// let fingerprint = progenitor_client::ClientInfo::inner(&client).credential_fingerprint();
-    /// let mine = fleet.for_credential(fingerprint);
-    /// assert!(!mine.same_budget(&fleet));
-    /// # Ok::<(), poll_helpers::RateBudgetError>(())
+    /// let local = RateBudget::per_minute(60);
+    /// assert!(local.for_credential(fingerprint).same_budget(&local));
     /// ```
-    #[cfg(feature = "redis")]
     pub fn for_credential(&self, fingerprint: &str) -> Self {
-        match &self.inner.remote {
-            Some(remote) => Self::held_in(
+        #[cfg(feature = "redis")]
+        if let Some(remote) = &self.inner.remote
+            && remote.fingerprint.as_deref() != Some(fingerprint)
+        {
+            return Self::held_in(
                 Arc::clone(&remote.server),
                 &remote.namespace,
-                remote::Keys::new(&remote.namespace, Some(fingerprint)),
+                Some(fingerprint),
                 self.inner.limit,
                 self.inner.per,
                 remote.sharers,
-            ),
-            None => self.clone(),
+            );
         }
+        #[cfg(not(feature = "redis"))]
+        let _ = fingerprint;
+        self.clone()
     }
 
     /// For a budget held in Redis: how many processes are expected to share its key, so
@@ -330,7 +333,7 @@ impl RateBudget {
             Some(remote) => Self::held_in(
                 Arc::clone(&remote.server),
                 &remote.namespace,
-                remote.keys.clone(),
+                remote.fingerprint.as_deref(),
                 self.inner.limit,
                 self.inner.per,
                 sharers,

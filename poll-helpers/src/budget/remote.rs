@@ -124,6 +124,8 @@ pub(crate) struct Remote {
     /// The `key` given to `RateBudget::redis`.
     pub(crate) namespace: String,
     pub(crate) keys: Keys,
+    /// The credential's, once bound (`RateBudget::for_credential`).
+    pub(crate) fingerprint: Option<String>,
     /// The expected number of processes sharing the key (the fallback's divisor).
     pub(crate) sharers: u32,
     /// The fallback GCRA's `(interval, tolerance)`: the limit divided by `sharers`.

@@ -42,7 +42,7 @@ pub fn shared_budget(client: &omni_sdk::Client) -> RateBudget {
 ///
 /// Why: to share Omni's per-key limit with other processes and machines, give it a budget
 /// held in Redis (`RateBudget::redis`, feature `redis`): it is keyed here by the
-/// credential's fingerprint (`RateBudget::for_credential`), so two API keys never
+/// credential's fingerprint ([`RateBudget::for_credential`]), so two API keys never
 /// share a Redis budget and every process holding one key does. Also for a smaller local
 /// budget (to leave room for other traffic on the key).
 ///
@@ -57,7 +57,6 @@ pub fn shared_budget(client: &omni_sdk::Client) -> RateBudget {
 /// # Ok::<(), omni_sdk::ConfigError>(())
 /// ```
 pub fn set_shared_budget(client: &omni_sdk::Client, budget: RateBudget) -> RateBudget {
-    #[cfg(feature = "redis")]
     let budget = budget
         .for_credential(progenitor_client::ClientInfo::inner(client).credential_fingerprint());
     budgets()
