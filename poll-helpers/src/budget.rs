@@ -690,6 +690,8 @@ fn clamp(limit: u32, per: Duration) -> (u32, Duration) {
 /// a burst of `b = max(1, limit / 10)`, then one request every `per / (limit − b)` (see
 /// the type's documentation).
 fn gcra(limit: u32, per: Duration) -> (Duration, Duration) {
+    // A fallback share (`limit / sharers`) can be 0: it is taken as 1 like any limit.
+    let limit = limit.max(1);
     let burst = (limit / 10).max(1);
     let refills = limit - burst;
     // With a refill every `per / refills`, a window of `per` holds `burst + refills`.

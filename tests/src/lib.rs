@@ -5,12 +5,14 @@
 //! - [`json_equivalent`] / [`assert_json_equivalent`] compare a JSON document with its
 //!   re-serialisation through a generated type, tolerating the differences a round trip
 //!   legitimately introduces (date-time formatting, omitted empty optional fields).
+//! - [`redis`] starts a real `redis-server` per test (the shared rate budget's tests).
 //! - [`sim`] is a stateful simulator of the Omni and Retailgrid job endpoints (jobs, auth,
 //!   rate limit, long poll, faults, request recording) for tests and demos.
 
 // Test support: its assertion helpers fail tests by panicking, on purpose.
 #![allow(clippy::panic)]
 
+pub mod redis;
 pub mod sim;
 
 use serde_json::Value;

@@ -10,6 +10,7 @@ mod faults;
 mod omni_requests;
 mod pagination;
 mod query_dialects;
+mod redis_budget;
 mod retailgrid_requests;
 mod secrets;
 mod sim;

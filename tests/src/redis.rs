@@ -1,0 +1,169 @@
+//! A real `redis-server` per test, on a free loopback port: started, killed and restarted
+//! on demand, stopped when dropped.
+//!
+//! Why a real server and not a mock: the shared rate budget's correctness is the atomicity
+//! and the clock of a Lua script on the server, and its fault handling is what a client
+//! sees when a real server goes away. Without `redis-server` on the machine, tests fail
+//! with how to install it (never skip).
+//!
+//! ```no_run
+//! let mut redis = sdk_tests::redis::RedisServer::start();
+//! assert!(redis.url().starts_with("redis://127.0.0.1:"));
+//! redis.kill(); // an outage
+//! redis.restart(); // back, empty, on the same port
+//! ```
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How to get `redis-server`, for the failure message.
+const INSTALL: &str = "redis-server is not installed: install Debian's package with \
+                       `apt-get install -y redis-server` (CI's .ci/run does)";
+
+/// A `redis-server` of this test's own.
+pub struct RedisServer {
+    port: u16,
+    password: Option<String>,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    /// Starts a server without a password on a free port. Panics (with how to install it)
+    /// when `redis-server` is missing, or when it does not answer within 10 s.
+    pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// Starts a server that requires `password` (`requirepass`).
+    pub fn start_with_password(password: &str) -> Self {
+        Self::start_with(Some(password.to_owned()))
+    }
+
+    fn start_with(password: Option<String>) -> Self {
+        let port = free_port();
+        let dir =
+            std::env::temp_dir().join(format!("sdk-tests-redis-{}-{port}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let mut server = Self {
+            port,
+            password,
+            dir,
+            child: None,
+        };
+        server.restart();
+        server
+    }
+
+    /// `redis://127.0.0.1:<port>/0`, with the password if the server has one.
+    pub fn url(&self) -> String {
+        match &self.password {
+            Some(pw) => format!("redis://:{pw}@127.0.0.1:{}/0", self.port),
+            None => format!("redis://127.0.0.1:{}/0", self.port),
+        }
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Kills the server (SIGKILL) and waits for it: an outage.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server (again) on the same port, empty, and waits until it answers.
+    pub fn restart(&mut self) {
+        self.kill();
+        let mut cmd = Command::new("redis-server");
+        cmd.args([
+            "--port",
+            &self.port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--dir",
+        ])
+        .arg(&self.dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        if let Some(pw) = &self.password {
+            cmd.args(["--requirepass", pw]);
+        }
+        let child = match cmd.spawn() {
+            Ok(child) => child,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!("{INSTALL}"),
+            Err(e) => panic!("cannot start redis-server: {e}"),
+        };
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if self.command(&["PING"]).is_ok_and(|r| r.contains("PONG")) {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "redis-server on port {} did not answer PING within 10 s",
+                    self.port
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Runs one command through `redis-cli` (installed with `redis-server`) and returns
+    /// its raw output (`--raw`: one line per element).
+    pub fn command(&self, args: &[&str]) -> std::io::Result<String> {
+        let mut cmd = Command::new("redis-cli");
+        cmd.args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "--raw"]);
+        if let Some(pw) = &self.password {
+            // Through the environment: not in this process's argv.
+            cmd.env("REDISCLI_AUTH", pw);
+        }
+        let out = cmd.args(args).stdin(Stdio::null()).output()?;
+        if !out.status.success() {
+            return Err(std::io::Error::other(
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The keys matching `pattern` (`KEYS`), sorted.
+    pub fn keys(&self, pattern: &str) -> Vec<String> {
+        let reply = self.command(&["KEYS", pattern]).unwrap_or_default();
+        let mut keys: Vec<String> = reply
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect();
+        keys.sort();
+        keys
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A loopback port nothing listens on now.
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
+}
