@@ -5,6 +5,7 @@
 //! Every run has RUST_LOG=trace and is checked for the tokens in its output.
 
 mod exit_codes;
+mod fleet;
 mod many;
 mod output;
 mod statuses;
@@ -22,7 +23,7 @@ use sdk_tests::sim::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::support::{jobwait_without_tokens, messages, ms};
+use crate::support::{is_log_line, jobwait_without_tokens, messages, ms};
 
 const OMNI_TOKEN: &str = "omni-cli-test-secret-5f1c2a";
 const RETAILGRID_TOKEN: &str = "retailgrid-cli-test-secret-9d7e4b";
