@@ -77,12 +77,10 @@ return 0
 /// Why [`RateBudget::redis`](crate::RateBudget::redis) refused its arguments.
 ///
 /// ```
-/// # #[cfg(feature = "redis")] {
 /// use std::time::Duration;
-/// let e = poll_helpers::RateBudget::redis("http://cache:6379", "omni", 60, Duration::from_secs(60))
+/// let e = poll_helpers::RateBudget::redis("http://:pw@cache:6379", "omni", 60, Duration::from_secs(60))
 ///     .unwrap_err();
-/// assert!(e.to_string().contains("http://cache:6379"));
-/// # }
+/// assert!(e.to_string().contains("http://:***@cache:6379"));
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
