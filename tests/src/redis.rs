@@ -26,6 +26,8 @@ const INSTALL: &str = "redis-server is not installed: install Debian's package w
 pub struct RedisServer {
     port: u16,
     password: Option<String>,
+    /// With TLS: the CA certificate that signed the server's (a PEM file in `dir`).
+    tls_ca: Option<PathBuf>,
     dir: PathBuf,
     child: Option<Child>,
 }
@@ -42,26 +44,52 @@ impl RedisServer {
         Self::start_with(Some(password.to_owned()))
     }
 
-    fn start_with(password: Option<String>) -> Self {
-        let port = free_port();
-        let dir =
-            std::env::temp_dir().join(format!("sdk-tests-redis-{}-{port}", std::process::id()));
-        let _ = std::fs::create_dir_all(&dir);
-        let mut server = Self {
-            port,
-            password,
-            dir,
-            child: None,
-        };
+    /// Starts a server that speaks only TLS (`rediss://`), with a certificate for
+    /// 127.0.0.1 signed by a CA of its own ([`tls_ca`](Self::tls_ca); clients that read
+    /// `SSL_CERT_FILE`, such as rustls' native roots, trust it through that variable).
+    /// Certificates are made with the `openssl` command.
+    pub fn start_tls() -> Self {
+        let mut server = Self::prepare(None);
+        server.tls_ca = Some(make_certificates(&server.dir));
         server.restart();
         server
     }
 
+    fn start_with(password: Option<String>) -> Self {
+        let mut server = Self::prepare(password);
+        server.restart();
+        server
+    }
+
+    fn prepare(password: Option<String>) -> Self {
+        let port = free_port();
+        let dir =
+            std::env::temp_dir().join(format!("sdk-tests-redis-{}-{port}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        Self {
+            port,
+            password,
+            tls_ca: None,
+            dir,
+            child: None,
+        }
+    }
+
+    /// The CA certificate of a TLS server (PEM).
+    pub fn tls_ca(&self) -> Option<&std::path::Path> {
+        self.tls_ca.as_deref()
+    }
+
     /// `redis://127.0.0.1:<port>/0`, with the password if the server has one.
     pub fn url(&self) -> String {
+        let scheme = if self.tls_ca.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
         match &self.password {
-            Some(pw) => format!("redis://:{pw}@127.0.0.1:{}/0", self.port),
-            None => format!("redis://127.0.0.1:{}/0", self.port),
+            Some(pw) => format!("{scheme}://:{pw}@127.0.0.1:{}/0", self.port),
+            None => format!("{scheme}://127.0.0.1:{}/0", self.port),
         }
     }
 
@@ -82,9 +110,26 @@ impl RedisServer {
     pub fn restart(&mut self) {
         self.kill();
         let mut cmd = Command::new("redis-server");
+        let port = self.port.to_string();
+        if let Some(ca) = &self.tls_ca {
+            cmd.args([
+                "--port",
+                "0",
+                "--tls-port",
+                &port,
+                "--tls-auth-clients",
+                "no",
+            ])
+            .arg("--tls-cert-file")
+            .arg(self.dir.join("server.pem"))
+            .arg("--tls-key-file")
+            .arg(self.dir.join("server.key"))
+            .arg("--tls-ca-cert-file")
+            .arg(ca);
+        } else {
+            cmd.args(["--port", &port]);
+        }
         cmd.args([
-            "--port",
-            &self.port.to_string(),
             "--bind",
             "127.0.0.1",
             "--save",
@@ -127,6 +172,9 @@ impl RedisServer {
     pub fn command(&self, args: &[&str]) -> std::io::Result<String> {
         let mut cmd = Command::new("redis-cli");
         cmd.args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "--raw"]);
+        if let Some(ca) = &self.tls_ca {
+            cmd.arg("--tls").arg("--cacert").arg(ca);
+        }
         if let Some(pw) = &self.password {
             // Through the environment: not in this process's argv.
             cmd.env("REDISCLI_AUTH", pw);
@@ -158,6 +206,77 @@ impl Drop for RedisServer {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A CA and a certificate for 127.0.0.1 signed by it, in `dir` (`ca.pem`, `server.pem`,
+/// `server.key`), made with the `openssl` command; returns the CA's path.
+fn make_certificates(dir: &std::path::Path) -> PathBuf {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run openssl ({e}): `apt-get install -y openssl` (CI's .ci/run does)")
+            });
+        assert!(
+            out.status.success(),
+            "openssl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let rsa = ["-newkey", "rsa:2048", "-nodes"];
+    run(&[
+        &["req", "-x509"][..],
+        &rsa,
+        &[
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=sdk-tests CA",
+        ],
+    ]
+    .concat());
+    run(&[
+        &["req"][..],
+        &rsa,
+        &[
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    ]
+    .concat());
+    let _ = std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    );
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    dir.join("ca.pem")
 }
 
 /// A loopback port nothing listens on now.

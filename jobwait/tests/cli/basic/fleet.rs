@@ -275,3 +275,18 @@ async fn a_foreign_value_under_the_key_is_an_error_naming_it_and_the_wait_goes_o
     // Left as found: the budget does not overwrite what is not its own.
     assert_eq!(redis.command(&["GET", &key]).unwrap().trim(), "not-a-time");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_urls_are_spoken_over_tls() {
+    let redis = RedisServer::start_tls();
+    let sim = limited_simulator().await;
+    let ids = [sim.add_retailgrid_job(JobScript::succeed_after(ms(300)))];
+    let mut cmd = fleet_cmd(&sim, &ids, Some(&redis.url()), None);
+    // rustls trusts the system's roots, and the file SSL_CERT_FILE names.
+    cmd.env("SSL_CERT_FILE", redis.tls_ca().unwrap());
+    let run = run(cmd).await;
+    run.assert_code(0);
+    assert!(redis.url().starts_with("rediss://"));
+    assert!(!run.stderr.contains("Redis is unavailable"), "{run}");
+    assert_eq!(redis.keys("rate-budget:*").len(), 1, "{run}");
+}
