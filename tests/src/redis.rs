@@ -101,8 +101,34 @@ impl RedisServer {
     /// Kills the server (SIGKILL) and waits for it: an outage.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
+            // A frozen server dies of SIGKILL too; resume it first anyway (harmless).
+            let _ = Command::new("kill")
+                .args(["-CONT", &child.id().to_string()])
+                .status();
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+
+    /// Stops the server without closing its sockets (SIGSTOP): a Redis that accepts
+    /// connections and answers nothing, as a stalled one does. [`thaw`](Self::thaw) resumes
+    /// it.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Resumes a [`freeze`](Self::freeze)d server (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        if let Some(child) = &self.child {
+            let ok = Command::new("kill")
+                .args([signal, &child.id().to_string()])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "kill {signal} redis-server failed");
         }
     }
 

@@ -155,3 +155,27 @@ async fn an_unreachable_redis_falls_back_to_a_local_share_without_hanging() {
         vec!["rate-budget:{away}:tat".to_owned()]
     );
 }
+
+#[tokio::test]
+async fn a_stalled_redis_costs_at_most_its_call_timeout_then_the_fallback_paces() {
+    let redis = RedisServer::start();
+    let budget = RateBudget::redis(&redis.url(), "stalled", 1000, Duration::from_secs(1))
+        .unwrap()
+        .expected_sharers(2);
+    // Connected and healthy first.
+    timeout(Duration::from_secs(2), budget.acquire())
+        .await
+        .unwrap();
+    redis.freeze();
+    let start = Instant::now();
+    for _ in 0..5 {
+        timeout(Duration::from_secs(5), budget.acquire())
+            .await
+            .expect("a stalled Redis never holds a wait beyond its call timeout");
+    }
+    let took = start.elapsed();
+    redis.thaw();
+    // One call waits out the 1 s timeout; the rest go to the fallback at once (500/s).
+    assert!(took >= Duration::from_millis(900), "{took:?}");
+    assert!(took < Duration::from_millis(2500), "{took:?}");
+}
