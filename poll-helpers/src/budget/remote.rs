@@ -231,7 +231,9 @@ impl Server {
         };
         let mut call = self.acquire.key(&keys.tat);
         call.key(&keys.cool)
-            .arg(micros(interval))
+            // At least 1 µs: an interval of 0 would never advance the stored time (and
+            // admit everything).
+            .arg(micros(interval).max(1))
             .arg(micros(tolerance));
         let result = tokio::time::timeout(CALL_TIMEOUT, call.invoke_async::<u64>(&mut con)).await;
         match result {

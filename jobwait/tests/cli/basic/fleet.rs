@@ -100,7 +100,15 @@ async fn eight_processes_share_one_budget_without_a_429() {
     assert_all_succeeded(&runs, 25);
     // Without the shared budget each process would pace itself to 40/s: 8 × 40 against
     // the server's 40.
-    assert_eq!(throttled(&sim), 0, "{}", runs[0]);
+    let fell_back: Vec<&Run> = runs
+        .iter()
+        .filter(|r| r.stderr.contains("Redis is unavailable"))
+        .collect();
+    assert_eq!(
+        throttled(&sim),
+        0,
+        "processes that fell back: {fell_back:#?}"
+    );
     let peak = max_per_second(&sim);
     assert!(peak <= LIMIT as usize, "{peak} requests in one second");
     assert!(sim.request_count() >= 200);
