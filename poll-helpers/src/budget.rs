@@ -31,7 +31,12 @@ pub use remote::RateBudgetError;
 /// When more requests wait than the budget lets through, each admission goes, in order:
 /// 1. to the **first poll** (or plain [`acquire`](Self::acquire)) that has waited
 ///    longest: first polls are served in arrival order, and no wait polls a second time
-///    while a wait that has not polled yet is queued;
+///    while a wait that has not polled yet is queued. A [`Poller`](crate::Poller) with
+///    learned durations holds its first poll back (it is not queued yet) until its job
+///    is at least as likely to have finished as that of every later poll queued (by the
+///    measure of point 3), or until the last slot before its deadline: first polls then
+///    come when they are worth an admission, not at a fixed time that would take
+///    admissions from likelier waits or ask for more than the budget allows;
 /// 2. to a later poll that has waited more than **twice its fair share** (the queue's
 ///    length when it arrived times the budget's interval: what strict round-robin would
 ///    have made it wait), the most overdue first;
@@ -104,6 +109,10 @@ pub(crate) struct Request {
     pub(crate) first: bool,
     /// For a later poll: how likely its job is to have finished (0.0..=1.0).
     pub(crate) likelihood: Option<Likelihood>,
+    /// For a first poll that may be held back: it joins the queue (and is served in
+    /// arrival order with the other first polls) once its likelihood is at least every
+    /// queued later poll's, and at this instant at the latest. `None`: at once.
+    pub(crate) ripe_by: Option<Instant>,
 }
 
 struct Entry {
@@ -112,6 +121,7 @@ struct Entry {
     /// When a later poll is overdue: twice its fair share after it was queued.
     due: Instant,
     likelihood: Option<Likelihood>,
+    ripe_by: Option<Instant>,
     notify: Arc<Notify>,
 }
 
@@ -408,6 +418,7 @@ impl RateBudget {
         let request = Request {
             first: true,
             likelihood: None,
+            ripe_by: None,
         };
         // Without a deadline there is always room.
         let _ = self.acquire_before(None, request).await;
@@ -426,7 +437,11 @@ impl RateBudget {
             let now = Instant::now();
             if let Some(deadline) = deadline {
                 // First polls queued ahead are served before this one, whatever it is.
-                let ahead = state.queue.iter().filter(|e| e.first).count();
+                let ahead = state
+                    .queue
+                    .iter()
+                    .filter(|e| e.first && e.ripe_by.is_none_or(|at| at <= now))
+                    .count();
                 let earliest = self.next_free(&state, now)
                     + self
                         .inner
@@ -452,6 +467,7 @@ impl RateBudget {
                 first: request.first,
                 due: crate::poller::far_add(now, share.saturating_mul(2)),
                 likelihood: request.likelihood,
+                ripe_by: request.ripe_by,
                 notify: Arc::clone(&notify),
             });
             seq
@@ -719,12 +735,30 @@ fn gcra(limit: u32, per: Duration) -> (Duration, Duration) {
 
 /// Whose turn it is at `now` (see the type's documentation), by `seq`.
 fn choose(queue: &[Entry], now: Instant, interval: Duration) -> Option<u64> {
-    if let Some(e) = queue.iter().filter(|e| e.first).min_by_key(|e| e.seq) {
+    let index = |e: &Entry| {
+        let p = e.likelihood.as_ref().map_or(0.0, |f| f(now));
+        if p.is_finite() { p.max(0.0) } else { 0.0 }
+    };
+    let best_later = queue
+        .iter()
+        .filter(|e| !e.first)
+        .map(index)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let ripe = |e: &Entry| e.ripe_by.is_none_or(|at| at <= now) || index(e) >= best_later;
+    if let Some(e) = queue
+        .iter()
+        .filter(|e| e.first && ripe(e))
+        .min_by_key(|e| e.seq)
+    {
         return Some(e.seq);
     }
     // Earliest due first as soon as waiting longer would make some request miss its due
     // date: the i-th due (1-based) needs i admissions before it.
-    let mut dues: Vec<(Instant, u64)> = queue.iter().map(|e| (e.due, e.seq)).collect();
+    let mut dues: Vec<(Instant, u64)> = queue
+        .iter()
+        .filter(|e| !e.first)
+        .map(|e| (e.due, e.seq))
+        .collect();
     dues.sort_unstable();
     let urgent = dues.iter().enumerate().any(|(i, (due, _))| {
         let before = interval.saturating_mul(u32::try_from(i + 1).unwrap_or(u32::MAX));
@@ -734,9 +768,8 @@ fn choose(queue: &[Entry], now: Instant, interval: Duration) -> Option<u64> {
         return dues.first().map(|(_, seq)| *seq);
     }
     let mut best: Option<(f64, u64)> = None;
-    for e in queue {
-        let p = e.likelihood.as_ref().map_or(0.0, |f| f(now));
-        let p = if p.is_finite() { p.max(0.0) } else { 0.0 };
+    for e in queue.iter().filter(|e| !e.first) {
+        let p = index(e);
         match best {
             Some((bp, bseq)) if bp > p || (bp == p && bseq < e.seq) => {}
             _ => best = Some((p, e.seq)),

@@ -408,22 +408,6 @@ impl Plan {
         Some(total)
     }
 
-    /// The earliest time (s since the start) at which, by the model, a job pending at
-    /// `last` has finished with probability at least `p`; `None` past the model's
-    /// horizon.
-    pub(crate) fn likely_after(&self, last: f64, p: f64) -> Option<f64> {
-        let base = self.cdf.f(last);
-        let target = base + p * (1.0 - base);
-        if 1.0 - base <= 1e-9 {
-            return None;
-        }
-        let step = self.cdf.step;
-        let start = (last.max(0.0) / step).floor() as usize;
-        (start..self.cdf.at.len())
-            .find(|&k| self.cdf.at.get(k).is_some_and(|&v| v >= target - 1e-12))
-            .map(|k| (k as f64 * step).max(last))
-    }
-
     fn build(kept: &[(f64, f64)], key: PlanKey) -> Plan {
         let cdf = Cdf::new(kept, key.latency);
         let mut best: Option<(f64, Vec<f64>)> = None;

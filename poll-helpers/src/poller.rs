@@ -27,11 +27,6 @@ const MIN_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// complete before it is cut off. Never more than a tenth of the whole deadline.
 const LAST_POLL_MARGIN: Duration = Duration::from_secs(1);
 
-/// Under a saturated budget, a wait with a duration model asks for its first poll once
-/// its job has at least this chance of having finished (0.5 and 0.7 were tried in the
-/// saturated scenario of the schedule simulator: 0.7 is better warm, 0.5 cold).
-const SATURATED_LIKELIHOOD: f64 = 0.5;
-
 /// One poll, as the event stream reports it.
 ///
 /// ```
@@ -387,12 +382,10 @@ where
             tokio::time::sleep_until(self.next_at).await;
         }
         if let Some(budget) = self.poller.budget.clone() {
-            if let Some(until) = self.deferred_until(&budget, started) {
-                tokio::time::sleep_until(until).await;
-            }
             let request = Request {
                 first: self.attempt == 0,
                 likelihood: Some(self.likelihood(started)),
+                ripe_by: self.deferred_until(),
             };
             if let Err(no_room) = budget.acquire_before(Some(self.deadline), request).await {
                 self.done = true;
@@ -569,27 +562,23 @@ where
         policy.backoff(self.attempt, u)
     }
 
-    /// When the budget is saturated (requests already wait for it), a wait with a warm
-    /// duration model holds its *first* request back until, by the model, its job is more
-    /// likely than not to have finished: first polls are served before any later poll
-    /// (arrival order), so a first poll asked too early would take a scarce admission
-    /// that is likely wasted. Never past the last slot before the deadline; at once when
-    /// the budget has room. Later polls, and waits without a model or with a progress
-    /// estimate, ask as scheduled; the budget orders later polls by [`Self::likelihood`].
-    fn deferred_until(&self, budget: &RateBudget, started: Instant) -> Option<Instant> {
-        let plan = self.plan.as_ref()?;
-        if self.progress.usable() || budget.queued() == 0 {
+    /// How long a saturated budget may hold this wait's *first* poll back (the request's
+    /// `ripe_by`): a wait with a duration model and no usable progress estimate joins the
+    /// queue of first polls only once its [`likelihood`](Self::likelihood) (expected
+    /// seconds since its job finished) is at least that of every later poll queued, so
+    /// that a scarce admission goes to it only when it would have won it anyway; and at
+    /// the last slot before the deadline at the latest. First polls are served before any
+    /// later poll (arrival order): one asked at a fixed time (the plan's first slot, or
+    /// the model's median under saturation) takes admissions from waits more likely to
+    /// be done, and asked by every wait it is more than the budget allows. With nothing
+    /// else queued it is served at once, as without a budget. `None` (at once) for later
+    /// polls and for waits without a model or with a progress estimate.
+    fn deferred_until(&self) -> Option<Instant> {
+        if self.attempt > 0 || self.plan.is_none() || self.progress.usable() {
             return None;
         }
-        if self.attempt > 0 {
-            // Later polls queue as scheduled: the budget orders them.
-            return None;
-        }
-        let at = plan.likely_after(0.0, SATURATED_LIKELIHOOD)?;
         let margin = LAST_POLL_MARGIN.min(self.poller.policy.deadline / 10);
-        let latest = self.deadline.checked_sub(margin).unwrap_or(self.deadline);
-        let until = far_add(started, secs(at)).min(latest);
-        (until > Instant::now()).then_some(until)
+        Some(self.deadline.checked_sub(margin).unwrap_or(self.deadline))
     }
 
     /// What the budget orders later polls by when it is saturated: how long, by what this

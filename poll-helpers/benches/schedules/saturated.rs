@@ -13,8 +13,10 @@
 //!   of completion, aging bound), with learned durations as the adapters attach them:
 //!   *cold* (every wait has only the cold-start prior, as a one-job `jobwait` does) and
 //!   *warm* (per-kind models that already learned 256 jobs of each kind, as a
-//!   long-running service's have). The deadline is raised to 2 h so that no wait ends
-//!   before its job is seen.
+//!   long-running service's have); and, for information, *cold start* (one model per
+//!   kind from the prior, learning from the run's jobs as they finish: what one process
+//!   running all these waits with the adapters' defaults gets). The deadline is raised to
+//!   2 h so that no wait ends before its job is seen.
 //!
 //! Latency is from the job finishing to the poll that sees it.
 
@@ -141,8 +143,19 @@ fn round_robin(jobs: &[Arrival]) -> Figures {
     )
 }
 
+/// Which duration models the waits of [`ours`] get.
+#[derive(Clone, Copy, PartialEq)]
+enum Models {
+    /// A fresh prior-only model for every wait.
+    Cold,
+    /// One model per kind from the prior, shared and learning during the run.
+    ColdStart,
+    /// One model per kind that already learned 256 jobs.
+    Warm,
+}
+
 /// Ours: real pollers on one budget, on paused time.
-fn ours(jobs: &[Arrival], warm: bool) -> Result<Figures, String> {
+fn ours(jobs: &[Arrival], mode: Models) -> Result<Figures, String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
@@ -150,11 +163,16 @@ fn ours(jobs: &[Arrival], warm: bool) -> Result<Figures, String> {
         .map_err(|e| e.to_string())?;
     rt.block_on(async {
         let budget = RateBudget::per_minute(omni::RATE_LIMIT_PER_MINUTE);
-        let models = warm.then(|| {
+        let models = (mode != Models::Cold).then(|| {
             let mut rng = Rng(0x3a2);
             let refresh = DurationModel::with_prior(omni::prior());
             let ai = DurationModel::with_prior(omni::prior());
-            for _ in 0..DurationModel::DEFAULT_CAPACITY {
+            let learned = if mode == Models::Warm {
+                DurationModel::DEFAULT_CAPACITY
+            } else {
+                0
+            };
+            for _ in 0..learned {
                 refresh.record(Duration::from_secs_f64(draw(&mut rng, false)));
                 ai.record(Duration::from_secs_f64(draw(&mut rng, true)));
             }
@@ -217,10 +235,12 @@ fn ours(jobs: &[Arrival], warm: bool) -> Result<Figures, String> {
         }
         let requests = r.iter().map(|(_, p)| *p as usize).sum();
         let mut latencies: Vec<f64> = r.iter().map(|(l, _)| *l).collect();
-        let name = if warm {
-            "ours: default, warm (models that learned 256 jobs per kind)"
-        } else {
-            "ours: default, cold (the prior only)"
+        let name = match mode {
+            Models::Warm => "ours: default, warm (models that learned 256 jobs per kind)",
+            Models::Cold => "ours: default, cold (the prior only)",
+            Models::ColdStart => {
+                "ours: default, cold start (one model per kind from the prior, learning during the run)"
+            }
         };
         Ok(figures(name, &mut latencies, requests))
     })
@@ -230,15 +250,17 @@ fn ours(jobs: &[Arrival], warm: bool) -> Result<Figures, String> {
 pub(crate) fn run() -> Result<String, String> {
     let jobs = arrivals();
     let rr = round_robin(&jobs);
-    let (cold, warm) = std::thread::scope(|s| {
-        let cold = s.spawn(|| ours(&jobs, false));
-        let warm = s.spawn(|| ours(&jobs, true));
+    let (cold, warm, start) = std::thread::scope(|s| {
+        let cold = s.spawn(|| ours(&jobs, Models::Cold));
+        let warm = s.spawn(|| ours(&jobs, Models::Warm));
+        let start = s.spawn(|| ours(&jobs, Models::ColdStart));
         (
             cold.join().unwrap_or_else(|_| Err("panicked".into())),
             warm.join().unwrap_or_else(|_| Err("panicked".into())),
+            start.join().unwrap_or_else(|_| Err("panicked".into())),
         )
     });
-    let rows = [rr.clone(), cold?, warm?];
+    let rows = [rr.clone(), cold?, warm?, start?];
     let mut md = format!(
         "Saturated: {} mixed Omni jobs (half schema refreshes, half AI) arriving at {ARRIVALS_PER_S}/s for 30 min on one 60/min key (0.9 admissions/s), virtual time.\n\n\
          | schedule | jobs | requests/job | mean latency (s) | p50 (s) | p95 (s) | mean vs round-robin |\n|---|---:|---:|---:|---:|---:|---:|\n",

@@ -212,3 +212,66 @@ async fn a_wait_that_cannot_get_a_poll_before_its_deadline_ends_at_once_saying_w
     }
     assert!(Instant::now() - t0 <= secs(10));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_first_poll_held_back_by_its_model_goes_when_it_is_the_likeliest_and_before_the_deadline()
+{
+    use poll_helpers::DurationModel;
+    let budget = RateBudget::new(10, secs(1)); // burst 1, then one every 1/9 s
+    let log = Log::default();
+    let t0 = Instant::now();
+    // 20 plain waits that never finish and ask for a poll every millisecond: the budget
+    // is saturated by later polls throughout.
+    let plain = (0..20).map(|k| {
+        Poller::new(steady(ms(1), ms(1), 1.0).deadline(secs(30)), log.fetch(k))
+            .job_id(format!("plain-{k}"))
+            .rate_budget(budget.clone())
+            .into_future()
+    });
+    // Two waits whose model says their jobs take 15 s (one also never finishes) and one
+    // whose model says 10 min with a 20 s deadline: held back, but not past the deadline.
+    let model = |s: u64| {
+        let m = DurationModel::new();
+        for _ in 0..DurationModel::WARM_UP {
+            m.record(secs(s));
+        }
+        m
+    };
+    let learned = [(100, 15, 30), (101, 600, 20)].map(|(k, s, deadline)| {
+        Poller::new(
+            steady(secs(1), secs(5), 1.0)
+                .deadline(secs(deadline))
+                .max_detection_latency(secs(1))
+                .learn_durations(model(s)),
+            log.fetch(k),
+        )
+        .job_id(format!("learned-{k}"))
+        .rate_budget(budget.clone())
+        .into_future()
+    });
+    let (_, learned) = tokio::join!(
+        futures_util::future::join_all(plain),
+        futures_util::future::join_all(learned)
+    );
+    let calls = log.all();
+    let first = |k: usize| {
+        calls
+            .iter()
+            .find(|(job, _)| *job == k)
+            .map(|(_, at)| *at - t0)
+            .unwrap_or_else(|| panic!("wait {k} was never polled: {learned:?}"))
+    };
+    // Not before its model says the job may be done; soon after, although 20 later polls
+    // are always queued (round-robin would take 20 admissions, 2.2 s, at every turn).
+    assert!(
+        first(100) >= secs(14) && first(100) <= secs(17),
+        "{:?}",
+        first(100)
+    );
+    // Held until the last slot before its 20 s deadline at the latest, then served.
+    assert!(first(101) <= secs(20), "{:?}", first(101));
+    // The plain waits kept being polled meanwhile.
+    for k in 0..20 {
+        assert!(calls.iter().filter(|(job, _)| *job == k).count() >= 5);
+    }
+}
