@@ -3,11 +3,12 @@
 # the tables between the `<!-- bench:NAME:start -->` / `<!-- bench:NAME:end -->` markers
 # (the Schedules section is left alone: its table is pasted by hand).
 #
-#   scripts/bench-report.sh            # everything (about 10 minutes when already built)
-#   scripts/bench-report.sh overhead   # only some: machine overhead scale arrow codegen schedules
+#   scripts/bench-report.sh            # everything (about 16 minutes when already built)
+#   scripts/bench-report.sh overhead   # only some: machine overhead scale arrow codegen redis schedules
 #
 # Needs: cargo, git, awk; hyperfine and jq for the codegen timings (`apt-get install -y
-# hyperfine jq`; without them that section says so). Only 127.0.0.1 is used. Raw outputs
+# hyperfine jq`; without them that section says so); redis-server for the Redis rate budget
+# (`apt-get install -y redis-server`; without it that section is skipped with a message). Only 127.0.0.1 is used. Raw outputs
 # land in target/bench-report/ (or $BENCH_REPORT_DIR).
 set -euo pipefail
 
@@ -19,7 +20,7 @@ mkdir -p "$OUT"
 # The scale bench opens thousands of sockets (it also raises the limit itself).
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-ALL=(machine overhead scale arrow codegen schedules)
+ALL=(machine overhead scale arrow codegen redis schedules)
 if [ $# -gt 0 ]; then WANT=("$@"); else WANT=("${ALL[@]}"); fi
 want() { local w; for w in "${WANT[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1; }
 
@@ -63,6 +64,10 @@ if want overhead || want scale; then
     log build poll-helpers benches
     cargo bench -p poll-helpers --bench overhead --bench scale --no-run
 fi
+if want redis && command -v redis-server >/dev/null; then
+    log build poll-helpers redis bench
+    cargo bench -p poll-helpers --features redis --bench redis_budget --no-run
+fi
 if want arrow; then
     log build omni-sdk arrow bench
     cargo bench -p omni-sdk --features arrow --bench arrow --no-run
@@ -87,6 +92,19 @@ if want arrow; then
     rm -f "$OUT/arrow.md"
     cargo bench -p omni-sdk --features arrow --bench arrow 2>&1 | tee "$OUT/arrow.log"
     splice arrow "$OUT/arrow.md"
+fi
+
+if want redis; then
+    log "P7 Redis rate budget"
+    if command -v redis-server >/dev/null; then
+        # Starts and stops its own redis-server on a free loopback port; about 6 minutes
+        # (the fleet runs 5 of them).
+        rm -f "$OUT/redis.md"
+        cargo bench -p poll-helpers --features redis --bench redis_budget 2>&1 | tee "$OUT/redis.log"
+        splice redis "$OUT/redis.md"
+    else
+        echo "bench-report: redis-server missing (apt-get install -y redis-server); P7 Redis rate budget skipped" >&2
+    fi
 fi
 
 if want codegen; then
